@@ -1,0 +1,113 @@
+"""onnxruntime sessions for the three parts of a voice, fed from the buffer pool.
+
+The flow and decoder run on pooled, preallocated buffers bound with IOBinding: onnxruntime
+reads the input and writes the output in place, with no per-call allocation on our side.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .errors import VoiceError
+from .graphs import SplitVoice
+from .pool import BufferPool
+from .windows import Window
+
+
+def session_options(threads: int, fixed_shapes: bool) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    # Memory patterns are cached per input shape; with shapes that change every sentence
+    # that cache only grows, so it is on only where the shapes are fixed.
+    options.enable_mem_pattern = fixed_shapes
+    # Each of the three sessions has its own thread pool. Spinning workers of one session
+    # would steal the cores the next session needs a moment later (measured: latent and
+    # flow ran 1.5-2x slower with spinning on), and they burn battery on a device.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def open_session(path: Path, threads: int, fixed_shapes: bool) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(str(path), session_options(threads, fixed_shapes), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        raise VoiceError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def _bind(binding: ort.IOBinding, name: str, array: np.ndarray, output: bool = False) -> None:
+    args = (name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
+    (binding.bind_output if output else binding.bind_input)(*args)
+
+
+@dataclass
+class Latent:
+    """Text ids -> z_p (1, channels, frames): encoder, durations, alignment and noise."""
+
+    session: ort.InferenceSession
+
+    def run(self, ids: list[int], scales: tuple[float, float, float], speaker: int | None) -> np.ndarray:
+        feed = {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": np.array(scales, dtype=np.float32),
+        }
+        if speaker is not None:
+            feed["sid"] = np.array([speaker], dtype=np.int64)
+        z_p, _mask = self.session.run(None, feed)
+        return z_p
+
+
+class Streamer:
+    """Runs the flow and the decoder on windows of one sentence's latent frames."""
+
+    def __init__(self, split: SplitVoice, flow: ort.InferenceSession, decoder: ort.InferenceSession,
+                 pool: BufferPool) -> None:
+        self.split = split
+        self.pool = pool
+        self._flow = flow
+        self._decoder = decoder
+        self._flow_in = [i.name for i in flow.get_inputs()]  # z_p, y_mask[, sid]
+        self._flow_out = flow.get_outputs()[0].name
+        self._dec_in = decoder.get_inputs()[0].name
+        self._dec_out = decoder.get_outputs()[0].name
+        self._dec_rank = len(decoder.get_outputs()[0].shape)
+        self._sid = np.zeros(1, dtype=np.int64)
+
+    def set_speaker(self, speaker: int | None) -> None:
+        self._sid[0] = speaker or 0
+
+    def flow(self, z_p: np.ndarray, z: np.ndarray, start: int, stop: int, keep_start: int, keep_stop: int) -> None:
+        """Write exact z[:, :, keep_start:keep_stop] by running the flow on z_p[start:stop]."""
+        channels, length = z_p.shape[1], stop - start
+        with self.pool.lend((1, channels, length)) as x, self.pool.lend((1, 1, length)) as mask, \
+                self.pool.lend((1, channels, length)) as y:
+            x[...] = z_p[:, :, start:stop]
+            mask.fill(1.0)
+            binding = self._flow.io_binding()
+            _bind(binding, self._flow_in[0], x)
+            _bind(binding, self._flow_in[1], mask)
+            if len(self._flow_in) > 2:
+                _bind(binding, self._flow_in[2], self._sid)
+            _bind(binding, self._flow_out, y, output=True)
+            self._flow.run_with_iobinding(binding)
+            z[:, :, keep_start:keep_stop] = y[:, :, keep_start - start:keep_stop - start]
+
+    def decode(self, z: np.ndarray, window: Window) -> np.ndarray:
+        """Float samples for the window's kept frames, in a pooled array the caller gives back."""
+        length = window.stop - window.start
+        out_shape = (1,) * (self._dec_rank - 1) + (length * self.split.hop,)
+        with self.pool.lend((1, z.shape[1], length)) as x:
+            y = self.pool.take(out_shape)
+            x[...] = z[:, :, window.start:window.stop]
+            binding = self._decoder.io_binding()
+            _bind(binding, self._dec_in, x)
+            if len(self._decoder.get_inputs()) > 1:
+                _bind(binding, self._decoder.get_inputs()[1].name, self._sid)
+            _bind(binding, self._dec_out, y, output=True)
+            self._decoder.run_with_iobinding(binding)
+        return y
