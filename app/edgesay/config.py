@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import VoiceError
+from .errors import InputError, VoiceError
 
 SUPPORTED_SAMPLE_RATES = (16000, 22050, 24000, 44100, 48000)
 
@@ -88,7 +88,7 @@ class SynthesisSettings:
             voice.noise_w if self.noise_w is None else self.noise_w,
         )
         if not all(math.isfinite(v) and v >= 0 for v in values) or values[1] <= 0:
-            raise ValueError(f"scales must be finite, non-negative, length_scale above 0: {values}")
+            raise InputError(f"scales must be finite, non-negative, length_scale above 0: {values}")
         return values
 
     def speaker(self, voice: VoiceConfig) -> int | None:
@@ -97,5 +97,5 @@ class SynthesisSettings:
             return None
         sid = 0 if self.speaker_id is None else self.speaker_id
         if not 0 <= sid < voice.num_speakers:
-            raise ValueError(f"speaker {sid} is out of range: this voice has {voice.num_speakers} speakers")
+            raise InputError(f"speaker {sid} is out of range: this voice has {voice.num_speakers} speakers")
         return sid

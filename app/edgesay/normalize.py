@@ -27,8 +27,6 @@ _PUNCT_MAP = str.maketrans(
         "\u2019": "'",
         "\u201c": '"',
         "\u201d": '"',
-        "\u2013": ", ",
-        "\u2014": ", ",
         "\u2026": "...",
         "\u00a0": " ",
     }
@@ -168,7 +166,7 @@ RULES: list[Rule] = [
      _year_after_month_or_preposition),
     (re.compile(r"\b(?P<n>\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
     (re.compile(r"(?P<n>\d+(?:\.\d+)?)\s?%"), _percent),
-    (re.compile(r"(?:(?P<pre>\b(?:v|V))(?=\d))?\b(?P<v>\d+\.\d+\.\d+(?:\.\d+)*)\b"), _version),
+    (re.compile(r"(?:\b(?P<pre>[vV])|\b)(?P<v>\d+\.\d+\.\d+(?:\.\d+)*)\b"), _version),
     (re.compile(r"(?P<pre>\bv)(?P<v>\d+\.\d+)\b"), _version),
     (re.compile(r"\s&\s"), lambda m: " and "),
     (re.compile(r"(?<=\d)\s?\+\s?(?=\d)"), lambda m: " plus "),
@@ -180,6 +178,7 @@ RULES: list[Rule] = [
 def clean(text: str) -> str:
     """Unify quotes and dashes and drop characters that carry no speech."""
     text = unicodedata.normalize("NFC", text).translate(_PUNCT_MAP)
+    text = re.sub(r"\s*[\u2013\u2014]\s*", ", ", text)  # a dash is a pause, as a comma is
     kept = (" " if unicodedata.category(c) in _SILENT_CATEGORIES and c not in "\n\t" else c for c in text)
     return "".join(kept)
 

@@ -1,0 +1,234 @@
+"""The `edgesay` command: arguments, input lines, sinks, and one-line errors."""
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .config import SynthesisSettings
+from .errors import EdgesayError, InputError, OutputError
+from .sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
+
+# One utterance (a --text or a line of input) at most; longer text belongs in several lines.
+MAX_UTTERANCE_CHARS = 100_000
+
+EXAMPLES = """\
+examples:
+  edgesay --text "The garage door is open." -o door.wav
+  edgesay --text "Streaming to the speaker." --raw | aplay -r 22050 -f S16_LE -c 1
+  printf 'First line.\\nSecond line.\\n' | edgesay -o lines.wav
+  echo '{"text": "Hi.", "output_file": "hi.wav"}' | edgesay --json-input
+  edgesay --voice ./en_GB-alan-medium.onnx --length-scale 1.2 --text "Slower." -o slow.wav
+  edgesay            # with no text, in a terminal: the field-testing screen
+"""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    line: int  # 0 for --text
+    speaker: int | None = None
+    output_file: Path | None = None
+
+
+def _positive(kind: type) -> "object":
+    def parse(value: str) -> object:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not number > 0 or number != number:
+            raise argparse.ArgumentTypeError(f"{value!r} must be above 0")
+        return number
+    return parse
+
+
+def _non_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="edgesay", description="Text to speech for edge devices, with any Piper voice.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--text", "-t", help="text to speak (otherwise stdin, one utterance per line)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", "--output-file", "-f", dest="output",
+                     help="WAV file to write; '-' writes WAV to stdout")
+    out.add_argument("--raw", "--output-raw", action="store_true", help="raw 16-bit mono PCM on stdout, streamed")
+    out.add_argument("--output-dir", "-d", help="one WAV file per input line in this folder")
+    out.add_argument("--play", action="store_true", help="play through aplay (default when stdout is a terminal)")
+    p.add_argument("--voice", "-m", "--model", help="Piper voice: path to .onnx (config next to it) or a name")
+    p.add_argument("--config", "-c", help="voice config, if not next to the .onnx")
+    p.add_argument("--speaker", "-s", help="speaker id or name of a multi-speaker voice")
+    p.add_argument("--length-scale", type=_positive(float), help="phoneme length: above 1 is slower")
+    p.add_argument("--noise-scale", type=_non_negative, help="generator noise (voice default)")
+    p.add_argument("--noise-w", "--noise-w-scale", type=_non_negative, help="phoneme width noise (voice default)")
+    p.add_argument("--sentence-silence", type=_non_negative, default=0.0, help="seconds of silence after sentences")
+    p.add_argument("--volume", type=_non_negative, default=1.0, help="volume multiplier (default 1.0)")
+    p.add_argument("--threads", type=_positive(int), help="inference threads (default: idle cores, at most 4)")
+    p.add_argument("--json-input", action="store_true",
+                   help="stdin lines are JSON: {text, speaker_id or speaker, output_file}")
+    p.add_argument("--list-voices", action="store_true", help="list the voices edgesay can find, then exit")
+    p.add_argument("--version", action="version", version=f"edgesay {__version__}")
+    return p
+
+
+def _decode(raw: bytes, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"input line {line} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") \
+            from None
+
+
+def _checked(utterance: Utterance) -> Utterance:
+    if len(utterance.text) > MAX_UTTERANCE_CHARS:
+        where = f"input line {utterance.line}" if utterance.line else "--text"
+        raise InputError(f"{where} has {len(utterance.text):,} characters; the limit is {MAX_UTTERANCE_CHARS:,} "
+                         "per utterance (split the text into lines)")
+    return utterance
+
+
+def _from_json(text: str, line: int) -> Utterance:
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"input line {line} is not JSON: {exc.msg}") from None
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        raise InputError(f"input line {line}: expected an object with a \"text\" string")
+    speaker = item.get("speaker_id", item.get("speaker"))
+    output = item.get("output_file")
+    return Utterance(item["text"], line, speaker, Path(output) if output else None)
+
+
+def utterances(args: argparse.Namespace, stdin: "object") -> Iterator[Utterance]:
+    if args.text is not None:
+        yield _checked(Utterance(args.text, 0))
+        return
+    for number, raw in enumerate(stdin, start=1):  # type: ignore[attr-defined]
+        text = _decode(raw, number).rstrip("\r\n")
+        if text.strip():
+            yield _checked(_from_json(text, number) if args.json_input else Utterance(text, number))
+
+
+def open_sink(args: argparse.Namespace, sample_rate: int) -> Sink | None:
+    stdout = sys.stdout.buffer
+    if args.raw:
+        return RawSink(stdout)
+    if args.output == "-":
+        return WavStreamSink(stdout, sample_rate)
+    if args.output:
+        return WavFileSink(Path(args.output), sample_rate)
+    if args.output_dir:
+        return None  # one file per utterance
+    if args.play or sys.stdout.isatty():
+        return PlaybackSink(sample_rate)
+    return WavStreamSink(stdout, sample_rate)
+
+
+def check_output_early(args: argparse.Namespace) -> None:
+    """Fail before the voice loads if the output cannot be written."""
+    target = Path(args.output).parent if args.output and args.output != "-" else Path(args.output_dir or ".")
+    if args.output_dir:
+        target = Path(args.output_dir)
+    if (args.output and args.output != "-") or args.output_dir:
+        if not target.is_dir():
+            raise OutputError(f"cannot write {args.output or args.output_dir}: folder {target} does not exist")
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"cannot write {args.output or args.output_dir}: folder {target} is not writable")
+
+
+def _settings(args: argparse.Namespace, engine: "object", speaker: "object") -> SynthesisSettings:
+    config = engine.config  # type: ignore[attr-defined]
+    if isinstance(speaker, str) and not speaker.isdigit():
+        if speaker not in config.speaker_id_map:
+            raise InputError(f"voice has no speaker named {speaker!r}")
+        speaker = config.speaker_id_map[speaker]
+    return SynthesisSettings(
+        speaker_id=int(speaker) if speaker is not None else None,  # type: ignore[call-overload]
+        length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
+        sentence_silence=args.sentence_silence, volume=args.volume)
+
+
+def speak(args: argparse.Namespace, stdin: "object") -> int:
+    from .engine import Engine
+    from .voices import resolve
+
+    check_output_early(args)
+    engine = Engine.load(resolve(args.voice, args.config), threads=args.threads)
+    rate = engine.config.sample_rate
+    sink = open_sink(args, rate)
+    spoken = 0
+    complete = False
+    try:
+        for utterance in utterances(args, stdin):
+            own = None
+            if utterance.output_file or args.output_dir:
+                path = utterance.output_file or Path(args.output_dir) / f"edgesay-{utterance.line:06d}.wav"
+                own = WavFileSink(path, rate)
+            settings = _settings(args, engine, utterance.speaker if utterance.speaker is not None else args.speaker)
+            ok = False
+            try:
+                for chunk in engine.synthesize(utterance.text, settings):
+                    (own or sink).write(chunk.samples)  # type: ignore[union-attr]
+                    spoken += chunk.samples.size
+                ok = True
+            finally:
+                if own:
+                    own.close(ok)
+        if spoken == 0:
+            raise InputError("nothing to speak: the input is empty or has no speakable words")
+        complete = True
+    finally:
+        if sink:
+            sink.close(complete)
+    return 0
+
+
+def list_voices(out: TextIO) -> int:
+    from .voices import list_voices as find
+
+    for v in find():
+        out.write(f"{v.name:40} {v.sample_rate:>6} Hz  {v.speakers:>3} speaker(s)  {v.language:8} {v.path}\n")
+    return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if args.list_voices:
+            return list_voices(sys.stdout)
+        if args.text is None and sys.stdin.isatty():
+            parser.print_help()  # the field-testing TUI will live here
+            return 0
+        return speak(args, sys.stdin.buffer)
+    except EdgesayError as exc:
+        print(f"edgesay: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgesay: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head -c 100`): that is not an error of ours. Point
+        # stdout at /dev/null so the interpreter's final flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,60 @@
+"""Finding voices: the embedded default, a path, or a name in the voice folders."""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .engine import VoiceFiles
+from .errors import VoiceError
+
+DEFAULT_NAME = "en_US-joe-medium"
+
+
+def voice_dirs() -> list[Path]:
+    extra = os.environ.get("EDGESAY_VOICE_DIR")
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return [Path(p) for p in ([extra] if extra else [])] + [Path.cwd(), Path(data) / "edgesay" / "voices"]
+
+
+def resolve(voice: str | None, config: str | None = None) -> VoiceFiles:
+    """--voice accepts nothing (the default), a path to a .onnx, or a voice name."""
+    if not voice or voice == DEFAULT_NAME:
+        return VoiceFiles.default() if not config else VoiceFiles(paths.default_voice()[0], Path(config))
+    path = Path(voice)
+    if path.suffix != ".onnx" and not path.exists():
+        found = [d / f"{voice}.onnx" for d in voice_dirs() if (d / f"{voice}.onnx").is_file()]
+        if not found:
+            searched = ", ".join(str(d) for d in voice_dirs())
+            raise VoiceError(f"no voice named {voice!r} (looked in {searched})")
+        path = found[0]
+    if not path.is_file():
+        raise VoiceError(f"voice model {path} does not exist")
+    return VoiceFiles.from_model(path, Path(config) if config else None)
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    name: str
+    path: Path
+    sample_rate: int  # Hz
+    speakers: int
+    language: str
+
+
+def _info(model: Path, name: str) -> VoiceInfo | None:
+    try:
+        raw = json.loads(Path(str(model) + ".json").read_text(encoding="utf-8"))
+        return VoiceInfo(name, model, int(raw["audio"]["sample_rate"]), int(raw.get("num_speakers", 1)),
+                         str(raw.get("espeak", {}).get("voice", "?")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def list_voices() -> list[VoiceInfo]:
+    voices = [v for v in [_info(paths.default_voice()[0], DEFAULT_NAME + " (default)")] if v]
+    for folder in voice_dirs():
+        if folder.is_dir():
+            voices += [v for m in sorted(folder.glob("*.onnx")) if (v := _info(m, m.stem))]
+    return voices

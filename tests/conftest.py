@@ -1,0 +1,54 @@
+"""Shared fixtures. The real default voice is loaded once per test session; its split
+graphs go to a cache folder of the session's own, so tests never touch ~/.cache."""
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCES = ROOT.parent / "shared" / "eval" / "sentences.txt"
+LOCAL_SENTENCES = Path(__file__).parent / "data" / "sentences.txt"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("edgesay-cache")
+    old = os.environ.get("EDGESAY_CACHE_DIR")
+    os.environ["EDGESAY_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("EDGESAY_CACHE_DIR", None)
+    else:
+        os.environ["EDGESAY_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def engine(cache_dir: Path):  # type: ignore[no-untyped-def]
+    from edgesay import Engine
+
+    return Engine.load(threads=2)
+
+
+@pytest.fixture(scope="session")
+def eval_sentences() -> list[str]:
+    """The shared evaluation set (a copy lives in tests/data for clones without shared/)."""
+    path = SENTENCES if SENTENCES.is_file() else LOCAL_SENTENCES
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def speak(engine, text: str, **settings: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from edgesay import SynthesisSettings
+
+    chunks = [c.samples.copy() for c in engine.synthesize(text, SynthesisSettings(**settings))]
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+
+
+def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 120, **kw):  # type: ignore[no-untyped-def]
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "edgesay", *args], input=stdin, capture_output=True,
+                          timeout=timeout, **kw)

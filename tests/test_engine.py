@@ -1,0 +1,115 @@
+"""The engine on the real default voice: streaming, equivalence, pools, settings."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest import speak
+
+from edgesay import InputError, SynthesisSettings
+from edgesay.engine import FIRST_WINDOW_FRAMES, text_to_sentences
+from edgesay.paths import default_voice
+
+LONG = ("When the power came back on, the old radio in the kitchen started playing again, a little out of tune, "
+        "as if nothing at all had happened during the three days of darkness that the whole valley had lived through.")
+
+
+def whole_sentence_audio(engine, text: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The unsplit Piper graph, one run per sentence, deterministic noise: the reference."""
+    session = ort.InferenceSession(str(default_voice()[0]), providers=["CPUExecutionProvider"])
+    parts = []
+    for sentence in text_to_sentences(text):
+        ids = engine.sentence_ids(sentence)
+        audio = session.run(None, {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)]),
+                                   "scales": np.array([0.0, 1.0, 0.0], np.float32)})[0]
+        parts.append(np.clip(audio.reshape(-1) * 32767, -32768, 32767).astype(np.int16))
+    return np.concatenate(parts)
+
+
+def test_windowed_streaming_equals_whole_sentence_decoding(engine) -> None:  # type: ignore[no-untyped-def]
+    # Tolerance: 2 LSB of 16-bit audio. The windows see the same receptive field as the
+    # whole-sentence run, so only float rounding in the convolutions differs (measured: max 1).
+    ours = speak(engine, LONG + " " + "Good morning.", noise_scale=0, noise_w=0)
+    reference = whole_sentence_audio(engine, LONG + " " + "Good morning.")
+    assert ours.shape == reference.shape
+    assert np.abs(ours.astype(np.int32) - reference).max() <= 2
+
+
+def test_long_sentence_streams_in_many_chunks_first_one_small(engine) -> None:  # type: ignore[no-untyped-def]
+    chunks = list(c.samples.size for c in engine.synthesize(LONG))
+    hop = engine.split.hop
+    assert len(chunks) >= 8
+    assert chunks[0] == FIRST_WINDOW_FRAMES * hop
+    assert sum(chunks) / engine.config.sample_rate > 9.0  # about ten seconds of speech
+
+
+def test_chunks_carry_timings(engine) -> None:  # type: ignore[no-untyped-def]
+    chunks = list(engine.synthesize("Good morning. The garage door is open."))
+    assert {c.sentence for c in chunks} == {0, 1}
+    timing = chunks[-1].timings
+    assert timing.latent > 0 and timing.flow > 0 and len(timing.windows) >= 1 and timing.first_audio > 0
+    assert chunks[-1].last_in_sentence
+
+
+def test_a_second_synthesis_allocates_no_new_pool_buffers(engine) -> None:  # type: ignore[no-untyped-def]
+    speak(engine, LONG)
+    before = engine.pool.stats()
+    speak(engine, LONG)
+    after = engine.pool.stats()
+    assert after.misses == before.misses
+    assert after.hits > before.hits
+    assert after.bytes_held == before.bytes_held and after.bytes_in_use == 0
+
+
+def test_pool_stays_flat_over_many_lengths(engine) -> None:  # type: ignore[no-untyped-def]
+    words = LONG.split()
+    for n in range(3, len(words), 4):  # warm up every size class
+        speak(engine, " ".join(words[:n]))
+    held = engine.pool.stats().bytes_held
+    for n in range(5, len(words), 3):
+        speak(engine, " ".join(words[:n]))
+    assert engine.pool.stats().bytes_held == held
+
+
+def test_settings_change_the_audio(engine) -> None:  # type: ignore[no-untyped-def]
+    text = "Your package was delivered to the front porch."
+    normal = speak(engine, text, noise_scale=0, noise_w=0)
+    slow = speak(engine, text, noise_scale=0, noise_w=0, length_scale=1.5)
+    quiet = speak(engine, text, noise_scale=0, noise_w=0, volume=0.5)
+    assert 1.3 < slow.size / normal.size < 1.7
+    assert np.abs(quiet).max() == pytest.approx(np.abs(normal).max() / 2, rel=0.01)
+    assert np.array_equal(normal, speak(engine, text, noise_scale=0, noise_w=0))
+
+
+def test_sentence_silence_is_added_after_each_sentence(engine) -> None:  # type: ignore[no-untyped-def]
+    plain = speak(engine, "Hi. Bye.", noise_scale=0, noise_w=0)
+    spaced = speak(engine, "Hi. Bye.", noise_scale=0, noise_w=0, sentence_silence=0.5)
+    assert spaced.size - plain.size == 2 * int(0.5 * engine.config.sample_rate)
+
+
+def test_nothing_speakable_yields_nothing(engine) -> None:  # type: ignore[no-untyped-def]
+    assert speak(engine, "  👋 ☃  ").size == 0
+
+
+def test_bad_settings_are_input_errors(engine) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError):
+        list(engine.synthesize("hi", SynthesisSettings(length_scale=0)))
+    with pytest.raises(InputError):
+        list(engine.synthesize("hi", SynthesisSettings(noise_scale=float("nan"))))
+
+
+def test_abandoned_stream_gives_buffers_back(engine) -> None:  # type: ignore[no-untyped-def]
+    stream = engine.synthesize(LONG)
+    next(stream)
+    stream.close()
+    assert engine.pool.stats().bytes_in_use == 0
+
+
+def test_enormous_run_on_sentence_is_cut_and_memory_bounded(engine) -> None:  # type: ignore[no-untyped-def]
+    text = " ".join(["word"] * 3000)  # one "sentence" of 15,000 characters
+    sentences = text_to_sentences(text)
+    assert len(sentences) > 30 and max(len(s.text) for s in sentences) <= 400
+    stream = engine.synthesize(text)
+    for _ in range(30):
+        next(stream)
+    stream.close()
+    assert engine.pool.stats().high_water < 16 * 2**20

@@ -1,0 +1,24 @@
+import pytest
+
+from edgesay.windows import plan_windows
+
+
+@pytest.mark.parametrize("total", [1, 50, 128, 129, 130, 200, 233, 896, 5000])
+def test_windows_cover_every_frame_once_with_context(total: int) -> None:
+    first, size, pad = 44, 128, 12
+    windows = plan_windows(total, first, size, pad)
+    kept = [f for w in windows for f in range(w.keep_start, w.keep_stop)]
+    assert kept == list(range(total))
+    for w in windows:
+        assert 0 <= w.start <= w.keep_start < w.keep_stop <= w.stop <= total
+        # Context on each side that is not a sentence edge:
+        assert w.start == 0 or w.keep_start - w.start >= pad
+        assert w.stop == total or w.stop - w.keep_stop >= pad
+    if total > size:  # fixed shapes: the first window, then one size for all the others
+        assert windows[0].stop - windows[0].start == first
+        assert {w.stop - w.start for w in windows[1:]} == {size}
+
+
+def test_bad_window_sizes_are_refused() -> None:
+    with pytest.raises(ValueError):
+        plan_windows(100, 10, 20, 12)
