@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import sys
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,14 @@ def _non_negative(value: str) -> float:
     return number
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> "typing.NoReturn":  # type: ignore[name-defined]
+        # One line, not argparse's usage block: scripts read the last line of stderr.
+        self.exit(2, f"edgesay: {message} (see edgesay --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="edgesay", description="Text to speech for edge devices, with any Piper voice.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--text", "-t", help="text to speak (otherwise stdin, one utterance per line)")
@@ -171,7 +178,7 @@ def speak(args: argparse.Namespace, stdin: "object") -> int:
     engine = Engine.load(resolve(args.voice, args.config), threads=args.threads)
     rate = engine.config.sample_rate
     sink = open_sink(args, rate)
-    spoken = 0
+    spoken = to_sink = 0
     complete = False
     try:
         for utterance in utterances(args, stdin):
@@ -185,13 +192,15 @@ def speak(args: argparse.Namespace, stdin: "object") -> int:
                 for chunk in engine.synthesize(utterance.text, settings):
                     (own or sink).write(chunk.samples)  # type: ignore[union-attr]
                     spoken += chunk.samples.size
+                    to_sink += 0 if own else chunk.samples.size
                 ok = True
             finally:
                 if own:
                     own.close(ok)
         if spoken == 0:
             raise InputError("nothing to speak: the input is empty or has no speakable words")
-        complete = True
+        # Every line went to its own file (--json-input output_file): no empty main file.
+        complete = to_sink > 0 or not isinstance(sink, WavFileSink)
     finally:
         if sink:
             sink.close(complete)
