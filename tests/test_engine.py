@@ -3,8 +3,8 @@
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import speak
 
+from conftest import speak
 from edgesay import InputError, SynthesisSettings
 from edgesay.engine import FIRST_WINDOW_FRAMES, text_to_sentences
 from edgesay.paths import default_voice

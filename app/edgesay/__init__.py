@@ -8,10 +8,10 @@
 
 __version__ = "0.1.0"
 
-from .audio import AudioChunk  # noqa: E402
-from .config import SynthesisSettings, VoiceConfig  # noqa: E402
-from .engine import Engine, VoiceFiles  # noqa: E402
-from .errors import EdgesayError, InputError, OutputError, VoiceError  # noqa: E402
+from .audio import AudioChunk
+from .config import SynthesisSettings, VoiceConfig
+from .engine import Engine, VoiceFiles
+from .errors import EdgesayError, InputError, OutputError, VoiceError
 
 __all__ = [
     "AudioChunk",

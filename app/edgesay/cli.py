@@ -6,15 +6,18 @@ import os
 import signal
 import sys
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .config import SynthesisSettings
 from .errors import EdgesayError, InputError, OutputError
 from .sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 # One utterance (a --text or a line of input) at most; longer text belongs in several lines.
 MAX_UTTERANCE_CHARS = 100_000
@@ -34,12 +37,12 @@ examples:
 class Utterance:
     text: str
     line: int  # 0 for --text
-    speaker: int | None = None
+    speaker: int | str | None = None
     output_file: Path | None = None
 
 
-def _positive(kind: type) -> "object":
-    def parse(value: str) -> object:
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(value: str) -> float:
         try:
             number = kind(value)
         except ValueError:
@@ -61,7 +64,7 @@ def _non_negative(value: str) -> float:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> "typing.NoReturn":  # type: ignore[name-defined]
+    def error(self, message: str) -> "typing.NoReturn":
         # One line, not argparse's usage block: scripts read the last line of stderr.
         self.exit(2, f"edgesay: {message} (see edgesay --help)\n")
 
@@ -97,8 +100,8 @@ def _decode(raw: bytes, line: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"input line {line} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") \
-            from None
+        where = f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+        raise InputError(f"input line {line} is not valid UTF-8 ({where})") from None
 
 
 def _checked(utterance: Utterance) -> Utterance:
@@ -121,11 +124,11 @@ def _from_json(text: str, line: int) -> Utterance:
     return Utterance(item["text"], line, speaker, Path(output) if output else None)
 
 
-def utterances(args: argparse.Namespace, stdin: "object") -> Iterator[Utterance]:
+def utterances(args: argparse.Namespace, stdin: Iterable[bytes]) -> Iterator[Utterance]:
     if args.text is not None:
         yield _checked(Utterance(args.text, 0))
         return
-    for number, raw in enumerate(stdin, start=1):  # type: ignore[attr-defined]
+    for number, raw in enumerate(stdin, start=1):
         text = _decode(raw, number).rstrip("\r\n")
         if text.strip():
             yield _checked(_from_json(text, number) if args.json_input else Utterance(text, number))
@@ -158,19 +161,19 @@ def check_output_early(args: argparse.Namespace) -> None:
             raise OutputError(f"cannot write {args.output or args.output_dir}: folder {target} is not writable")
 
 
-def _settings(args: argparse.Namespace, engine: "object", speaker: "object") -> SynthesisSettings:
-    config = engine.config  # type: ignore[attr-defined]
+def _settings(args: argparse.Namespace, engine: "Engine", speaker: int | str | None) -> SynthesisSettings:
+    config = engine.config
     if isinstance(speaker, str) and not speaker.isdigit():
         if speaker not in config.speaker_id_map:
             raise InputError(f"voice has no speaker named {speaker!r}")
         speaker = config.speaker_id_map[speaker]
     return SynthesisSettings(
-        speaker_id=int(speaker) if speaker is not None else None,  # type: ignore[call-overload]
+        speaker_id=int(speaker) if speaker is not None else None,
         length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
         sentence_silence=args.sentence_silence, volume=args.volume)
 
 
-def speak(args: argparse.Namespace, stdin: "object") -> int:
+def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
     from .engine import Engine
     from .voices import resolve
 
@@ -190,7 +193,10 @@ def speak(args: argparse.Namespace, stdin: "object") -> int:
             ok = False
             try:
                 for chunk in engine.synthesize(utterance.text, settings):
-                    (own or sink).write(chunk.samples)  # type: ignore[union-attr]
+                    target = own or sink
+                    if target is None:  # unreachable: no main sink only with --output-dir
+                        raise OutputError("no output for this line")
+                    target.write(chunk.samples)
                     spoken += chunk.samples.size
                     to_sink += 0 if own else chunk.samples.size
                 ok = True

@@ -27,13 +27,15 @@ from .phoneme_ids import phonemes_to_ids, split_phonemes
 from .pool import BufferPool
 from .sentences import Sentence, split_sentences
 from .threads import default_threads
-from .windows import plan_windows
+from .windows import Window, plan_windows
 
 # Decoder windows, in frames of exact output (the model sees `pad` more on each side).
 # The first is small for time to first audio; the rest are as small as keeps the overlap
 # cost low, because decoder memory grows with the window, not with the sentence.
 FIRST_WINDOW_FRAMES = 32
 WINDOW_FRAMES = 104
+# The flow is cheap per frame but needs 33 frames of context: larger windows.
+FLOW_WINDOW_FRAMES = 256
 MAX_TEXT_CHARS = 10_000_000
 
 
@@ -80,11 +82,13 @@ class Engine:
         config = VoiceConfig.from_file(voice.config)
         split = split_voice(voice.model, paths.cache_dir())
         pool = BufferPool()
-        latent = Latent(open_session(split.latent, threads, fixed_shapes=False))
-        streamer = Streamer(split, open_session(split.flow, threads, fixed_shapes=False),
-                            open_session(split.decoder, threads, fixed_shapes=True), pool)
+        latent = Latent(open_session(split.latent, threads))
+        streamer = Streamer(split, open_session(split.flow, threads),
+                            open_session(split.decoder, threads), pool)
         espeak = Espeak(paths.espeak_library(), paths.espeak_data())
-        return cls(config, split, latent, streamer, espeak, pool, threads)
+        engine = cls(config, split, latent, streamer, espeak, pool, threads)
+        engine.reserve()
+        return engine
 
     def sentence_ids(self, sentence: Sentence) -> list[int]:
         phonemes = "".join(self.espeak.clause_phonemes(self.config.espeak_voice, c) for c in sentence.clauses)
@@ -117,18 +121,23 @@ class Engine:
         timings.latent = time.perf_counter() - t0
         self.streamer.set_speaker(speaker)
         frames = z_p.shape[2]
-        pad = self.split.decoder_pad
-        windows = plan_windows(frames, FIRST_WINDOW_FRAMES + pad, WINDOW_FRAMES + 2 * pad, pad)
+        windows = plan_windows(frames, *self._decoder_sizes())
+        flow_windows = iter(plan_windows(frames, *self._flow_sizes()))
         z = self.pool.take(z_p.shape)
         try:
-            ready = self._flow_head(z_p, z, windows[0].stop, timings)
+            ready = 0
             for n, window in enumerate(windows):
-                if window.stop > ready:
-                    ready = self._flow_rest(z_p, z, ready, timings)
+                while window.stop > ready:  # the flow runs just ahead of the decoder
+                    t0 = time.perf_counter()
+                    f = next(flow_windows)
+                    self.streamer.flow(z_p, z, f.start, f.stop, f.keep_start, f.keep_stop)
+                    ready = f.keep_stop
+                    timings.flow += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 samples = self.streamer.decode(z, window)
                 hop = self.split.hop
-                kept = samples.reshape(-1)[(window.keep_start - window.start) * hop:(window.keep_stop - window.start) * hop]
+                first, last = (window.keep_start - window.start) * hop, (window.keep_stop - window.start) * hop
+                kept = samples.reshape(-1)[first:last]
                 pcm = to_pcm16(kept, settings.volume, self.pool)
                 self.pool.give(samples)
                 timings.windows.append(time.perf_counter() - t0)
@@ -141,24 +150,28 @@ class Engine:
         finally:
             self.pool.give(z)
 
-    def _flow_head(self, z_p: np.ndarray, z: np.ndarray, needed: int, timings: SentenceTimings) -> int:
-        """Run the flow on just enough frames for the first window; return frames ready."""
-        t0 = time.perf_counter()
-        frames, pad = z_p.shape[2], self.split.flow_pad
-        if needed + pad >= frames:
-            self.streamer.flow(z_p, z, 0, frames, 0, frames)
-            needed = frames
-        else:
-            self.streamer.flow(z_p, z, 0, needed + pad, 0, needed)
-        timings.flow += time.perf_counter() - t0
-        return needed
+    def _decoder_sizes(self) -> tuple[int, int, int]:
+        pad = self.split.decoder_pad
+        return FIRST_WINDOW_FRAMES + pad, WINDOW_FRAMES + 2 * pad, pad
 
-    def _flow_rest(self, z_p: np.ndarray, z: np.ndarray, ready: int, timings: SentenceTimings) -> int:
-        t0 = time.perf_counter()
-        frames = z_p.shape[2]
-        self.streamer.flow(z_p, z, max(0, ready - self.split.flow_pad), frames, ready, frames)
-        timings.flow += time.perf_counter() - t0
-        return frames
+    def _flow_sizes(self) -> tuple[int, int, int]:
+        pad = self.split.flow_pad
+        first_decoder_window = self._decoder_sizes()[0]
+        return first_decoder_window + pad, FLOW_WINDOW_FRAMES + 2 * pad, pad
+
+    def reserve(self) -> None:
+        """Run the flow and the decoder once on their largest fixed window, so onnxruntime
+        and the pool hold their whole working set from the start: memory is then the
+        same for a one-word sentence and a long one, and no later call allocates."""
+        channels = self.split.channels
+        flow_size, decoder_size = self._flow_sizes()[1], self._decoder_sizes()[1]
+        z = self.pool.take((1, channels, flow_size))
+        try:
+            z.fill(0.0)
+            self.streamer.flow(z, z, 0, flow_size, 0, flow_size)
+            self.pool.give(self.streamer.decode(z, Window(0, decoder_size, 0, decoder_size)))
+        finally:
+            self.pool.give(z)
 
     def _silence(self, seconds: float, index: int, timings: SentenceTimings) -> Iterator[AudioChunk]:
         samples = int(seconds * self.config.sample_rate)

@@ -85,7 +85,7 @@ def _with_glides(ipa: str, mnemonics: str) -> str:
     mnemonic_words = _LANGUAGE_FLAG.sub("", mnemonics).split(" ")
     if len(ipa_words) != len(mnemonic_words):
         return " ".join(w.replace(_SEPARATOR, "") for w in ipa_words)
-    return " ".join(_word_with_glides(i, m) for i, m in zip(ipa_words, mnemonic_words))
+    return " ".join(_word_with_glides(i, m) for i, m in zip(ipa_words, mnemonic_words, strict=True))
 
 
 def _word_with_glides(ipa: str, mnemonic: str) -> str:

@@ -38,11 +38,11 @@ class SplitVoice:
     multi_speaker: bool
 
 
-def _producers(graph) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _producers(graph) -> dict[str, object]:
     return {out: node for node in graph.node for out in node.output}
 
 
-def _split_points(model) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+def _split_points(model) -> tuple[str, str, str]:
     """(z_p, y_mask, z): the tensors between latent and flow, and flow and decoder."""
     graph = model.graph
     producers = _producers(graph)
@@ -59,7 +59,7 @@ def _split_points(model) -> tuple[str, str, str]:  # type: ignore[no-untyped-def
     return by_op["Add"], by_op["Cast"], dec_in
 
 
-def _receptive_pad(run, length: int, channels: int, hop: int) -> int:  # type: ignore[no-untyped-def]
+def _receptive_pad(run, length: int, channels: int, hop: int) -> int:
     """Frames either side of a frame that an output frame depends on, measured by
     perturbing the middle frame and seeing how far the output changes."""
     rng = np.random.default_rng(0)
@@ -84,7 +84,7 @@ def _cache_key(model_path: Path) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:24]
 
 
-def _save_atomic(model, path: Path) -> None:  # type: ignore[no-untyped-def]
+def _save_atomic(model, path: Path) -> None:
     import onnx
 
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -150,7 +150,7 @@ def _split(model_path: Path, out: Path) -> SplitVoice:
     return _load(out)
 
 
-def _latent_channels(decoder_model) -> int:  # type: ignore[no-untyped-def]
+def _latent_channels(decoder_model) -> int:
     conv = next(n for n in decoder_model.graph.node if n.op_type == "Conv")
     weight = next(i for i in decoder_model.graph.initializer if i.name == conv.input[1])
     return int(weight.dims[1])

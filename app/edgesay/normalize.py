@@ -162,7 +162,8 @@ RULES: list[Rule] = [
     (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})\b(?!:)(?:\s?(?P<ampm>[ap]\.m\.|[ap]m\b))?", re.I), _clock),
     (re.compile(r"(?<=\d)\s?(?P<ap>[ap])(?:\.m\.|m\b)", re.I), _ampm),
     (re.compile(r"\b(?P<mon>" + _MONTH_RE + r")\s(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s(?P<y>\d{4})\b)?"), _month_day),
-    (re.compile(r"(?P<lead>\b(?:(?i:in|since|by|from|until|of)|" + _MONTH_RE + r"),?\s)(?P<y>1[1-9]\d\d|20\d\d)\b(?![.,]\d|%)"),
+    (re.compile(r"(?P<lead>\b(?:(?i:in|since|by|from|until|of)|" + _MONTH_RE + r"),?\s)"
+                r"(?P<y>1[1-9]\d\d|20\d\d)\b(?![.,]\d|%)"),
      _year_after_month_or_preposition),
     (re.compile(r"\b(?P<n>\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
     (re.compile(r"(?P<n>\d+(?:\.\d+)?)\s?%"), _percent),

@@ -9,7 +9,7 @@ _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
     "fourteen fifteen sixteen seventeen eighteen nineteen"
 ).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _ORDINAL_IRREGULAR = {
     "one": "first",
@@ -49,7 +49,7 @@ def cardinal(n: int) -> str:
     for scale, name in _SCALES:
         count, n = divmod(n, scale)
         if count:
-            words += _below_thousand(count) + [name]
+            words += [*_below_thousand(count), name]
     if n or not words:
         words += _below_thousand(n)
     return " ".join(words)

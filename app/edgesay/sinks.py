@@ -4,11 +4,12 @@ A WAV file is written under a temporary name in the target folder and renamed wh
 complete, so an error or Ctrl-C never leaves a truncated file under the requested name.
 """
 
+import contextlib
 import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -54,7 +55,7 @@ class WavFileSink:
 class RawSink:
     """16-bit little-endian mono PCM, flushed per chunk so a player starts at once."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
 
     def write(self, samples: np.ndarray) -> None:
@@ -77,7 +78,7 @@ def wav_header(sample_rate: int, data_bytes: int) -> bytes:
 class WavStreamSink(RawSink):
     """WAV on stdout: streamed; if stdout is a file, its sizes are patched at the end."""
 
-    def __init__(self, stream: BinaryIO, sample_rate: int) -> None:
+    def __init__(self, stream: IO[bytes], sample_rate: int) -> None:
         super().__init__(stream)
         self._rate = sample_rate
         self._bytes = 0
@@ -127,10 +128,8 @@ class PlaybackSink(RawSink):
         return err.splitlines()[-1] if err else f"aplay exited with {self._process.returncode}"
 
     def close(self, complete: bool) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError):
             self._stream.close()
-        except BrokenPipeError:
-            pass
         if not complete:
             self._process.terminate()
         if self._process.wait() != 0 and complete:

@@ -3,8 +3,10 @@
 More threads than idle cores make onnxruntime slower, not faster: on the 2-core
 development machine, 2 threads ran 1.45x slower than 1 while another process kept one
 core busy (../shared/notes/measurements.md). So: the cores this process may use, less the
-ones the load average says are busy, at least 1 and at most 4 (beyond 4 the convolutions
-of a Piper voice gain little on small devices).
+other tasks running right now, at least 1 and at most 4 (beyond 4 the convolutions of a
+Piper voice gain little on small devices). "Running right now" is the instantaneous count of
+runnable tasks from /proc/loadavg, not the 1-minute load average, which still counts the
+previous edgesay run of a shell loop and would halve the threads for no reason.
 """
 
 import os
@@ -19,10 +21,16 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def other_running_tasks(loadavg: str = "/proc/loadavg") -> int:
+    """Runnable tasks other than this one ("1/78" in /proc/loadavg counts us as the 1)."""
+    try:
+        with open(loadavg) as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - 1)
+
+
 def default_threads() -> int:
     cores = usable_cores()
-    try:
-        busy = int(os.getloadavg()[0] + 0.5)
-    except OSError:
-        busy = 0
-    return max(1, min(MAX_DEFAULT_THREADS, cores - busy, cores))
+    return max(1, min(MAX_DEFAULT_THREADS, cores - other_running_tasks()))

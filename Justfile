@@ -1,0 +1,20 @@
+# edgesay: the front door. `just --list` shows the recipes.
+
+# Install edgesay and speak a sentence into hello.wav with the default voice
+speak text="Hello from edgesay, running on your device.":
+    python3 -m pip install --quiet --root-user-action=ignore -e .
+    edgesay --text "{{text}}" -o hello.wav
+
+# Install test dependencies and run the tests (what CI runs)
+test *args:
+    bash tests/run.sh {{args}}
+
+# Lint and type-check
+lint:
+    ruff check app tests bench
+    mypy
+
+# Benchmarks against Piper on this machine: time to first audio and memory (results in bench/results/)
+bench:
+    python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
+    python3 bench/ttfa_memory.py
