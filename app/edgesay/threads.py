@@ -31,6 +31,8 @@ def other_running_tasks(loadavg: str = "/proc/loadavg") -> int:
     return max(0, running - 1)
 
 
-def default_threads() -> int:
-    cores = usable_cores()
-    return max(1, min(MAX_DEFAULT_THREADS, cores - other_running_tasks()))
+def default_threads(samples: int = 3) -> int:
+    # The fewest of a few quick readings: a shell starting the next command of a pipeline
+    # is runnable for a moment and should not cost us a thread.
+    busy = min(other_running_tasks() for _ in range(samples)) if samples else 0
+    return max(1, min(MAX_DEFAULT_THREADS, usable_cores() - busy))
