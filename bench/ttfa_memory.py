@@ -72,6 +72,13 @@ def cold_first_byte(cmd: list[str], text: str) -> float:
     return first
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith(("model name", "Model")):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=7)
@@ -96,7 +103,7 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in warm.items()}
     cold_med = {k: statistics.median(v) for k, v in cold.items()}
     report = {
-        "machine": f"{platform.machine()}, {platform.processor() or '?'}, {subprocess.getoutput('nproc')} cores, "
+        "machine": f"{platform.machine()}, {cpu_model()}, {subprocess.getoutput('nproc')} cores, "
                    f"Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "reps": args.reps,
