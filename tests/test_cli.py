@@ -20,6 +20,12 @@ def wav(path: Path) -> tuple[np.ndarray, int]:
     return data, rate
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
@@ -32,6 +38,7 @@ def test_text_to_wav(tmp_path: Path) -> None:
     assert rate == 22050 and 1.0 < audio.size / rate < 3.5 and np.abs(audio).max() > 3000
     assert leftovers(tmp_path) == ["door.wav"]
     assert result.stderr == b""
+    assert out.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def test_raw_stdout_is_the_same_audio_as_the_wav(tmp_path: Path) -> None:

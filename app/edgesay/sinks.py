@@ -32,6 +32,10 @@ class WavFileSink:
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         self._tmp = Path(tmp)
+        # mkstemp makes the file private (0600); the finished WAV gets the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         self._file = sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV")
 
     def write(self, samples: np.ndarray) -> None:
