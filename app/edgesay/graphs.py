@@ -13,6 +13,7 @@ and cache the split graphs per voice file, so a user's own Piper voice works the
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,6 +108,11 @@ def _split(model_path: Path, out: Path) -> SplitVoice:
     except Exception as exc:  # onnx raises DecodeError, ValueError, OSError...
         raise VoiceError(f"voice model {model_path} is not a readable ONNX file: {exc}") from exc
     z_p, y_mask, z = _split_points(model)
+    known = {v.name for v in model.graph.value_info}
+    if not {z_p, y_mask, z} <= known:
+        # The extractor needs the shapes of the tensors it cuts at; Piper's own exports
+        # carry them, a fresh torch export may not.
+        model = onnx.shape_inference.infer_shapes(model)
     inputs = [i.name for i in model.graph.input]
     sid = ["sid"] if "sid" in inputs else []
     extractor = Extractor(model)
@@ -185,13 +191,18 @@ def split_voice(model_path: Path, cache: Path) -> SplitVoice:
         folder.parent.mkdir(parents=True, exist_ok=True)
         # Build in a scratch folder and rename, so a crash never leaves half a cache entry.
         scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))
-        split = _split(model_path, scratch)
-        del split
+        try:
+            _split(model_path, scratch)
+        except VoiceError:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        except Exception as exc:  # onnx and onnxruntime raise many types for a bad graph
+            shutil.rmtree(scratch, ignore_errors=True)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise VoiceError(f"voice model {model_path} cannot be split for streaming: {first}") from exc
         try:
             os.replace(scratch, folder)
         except OSError:  # another process won the race; use its copy
-            import shutil
-
             shutil.rmtree(scratch, ignore_errors=True)
         return _load(folder)
     except OSError as exc:

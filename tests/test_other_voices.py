@@ -1,0 +1,69 @@
+"""A multi-speaker 16 kHz voice (tests/data/tiny-multi.onnx, random weights, made by
+tests/data/make_tiny_voice.py): speakers, sample rate and streaming equivalence."""
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import soundfile as sf
+
+from conftest import run_cli, speak
+from edgesay import Engine, InputError, SynthesisSettings, VoiceFiles
+from edgesay.engine import text_to_sentences
+
+TINY = Path(__file__).parent / "data" / "tiny-multi.onnx"
+TEXT = ("When the power came back on, the old radio in the kitchen started playing again, "
+        "a little out of tune, as if nothing at all had happened.")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Engine:
+    return Engine.load(VoiceFiles.from_model(TINY), threads=1)
+
+
+def test_split_finds_the_speaker_input(tiny: Engine) -> None:
+    assert tiny.split.multi_speaker and tiny.config.sample_rate == 16000 and tiny.config.num_speakers == 3
+
+
+def test_streamed_audio_equals_the_whole_graph_for_each_speaker(tiny: Engine) -> None:
+    session = ort.InferenceSession(str(TINY), providers=["CPUExecutionProvider"])
+    ids = [tiny.sentence_ids(s) for s in text_to_sentences(TEXT)]
+    for speaker in (0, 2):
+        ours = speak(tiny, TEXT, noise_scale=0, noise_w=0, speaker_id=speaker)
+        whole = [session.run(None, {"input": np.array([i]), "input_lengths": np.array([len(i)]),
+                                    "scales": np.array([0, 1, 0], np.float32), "sid": np.array([speaker])})[0]
+                 for i in ids]
+        reference = np.concatenate([np.clip(w.reshape(-1) * 32767, -32768, 32767).astype(np.int16) for w in whole])
+        assert ours.shape == reference.shape and ours.size > 16000
+        assert np.abs(ours.astype(np.int32) - reference).max() <= 2
+
+
+def test_speakers_sound_different(tiny: Engine) -> None:
+    a = speak(tiny, "Hello there.", noise_scale=0, noise_w=0, speaker_id=0)
+    b = speak(tiny, "Hello there.", noise_scale=0, noise_w=0, speaker_id=1)
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    with pytest.raises(InputError, match="speaker 3 is out of range"):
+        list(tiny.synthesize("Hi.", SynthesisSettings(speaker_id=3)))
+
+
+def test_cli_speaker_by_name_and_sample_rate(tmp_path: Path) -> None:
+    out = tmp_path / "bob.wav"
+    result = run_cli("--voice", str(TINY), "--speaker", "bob", "--text", "Hello.", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sf.info(str(out)).samplerate == 16000
+    bad = run_cli("--voice", str(TINY), "--speaker", "dave", "--text", "Hello.", "-o", str(out))
+    assert bad.returncode == 2 and b"no speaker named 'dave'" in bad.stderr
+
+
+def test_a_graph_that_is_not_piper_is_a_clear_error(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph), str(tmp_path / "identity.onnx"))
+    (tmp_path / "identity.onnx.json").write_bytes(TINY.with_name("tiny-multi.onnx.json").read_bytes())
+    result = run_cli("--voice", str(tmp_path / "identity.onnx"), "--text", "hi", "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 3 and b"not a Piper VITS voice" in result.stderr
