@@ -151,14 +151,16 @@ def open_sink(args: argparse.Namespace, sample_rate: int) -> Sink | None:
 
 def check_output_early(args: argparse.Namespace) -> None:
     """Fail before the voice loads if the output cannot be written."""
-    target = Path(args.output).parent if args.output and args.output != "-" else Path(args.output_dir or ".")
     if args.output_dir:
-        target = Path(args.output_dir)
-    if (args.output and args.output != "-") or args.output_dir:
-        if not target.is_dir():
-            raise OutputError(f"cannot write {args.output or args.output_dir}: folder {target} does not exist")
-        if not os.access(target, os.W_OK):
-            raise OutputError(f"cannot write {args.output or args.output_dir}: folder {target} is not writable")
+        wanted, folder = args.output_dir, Path(args.output_dir)
+    elif args.output and args.output != "-":
+        wanted, folder = args.output, Path(args.output).parent
+    else:
+        return
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {wanted}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {wanted}: folder {folder} is not writable")
 
 
 def _settings(args: argparse.Namespace, engine: "Engine", speaker: int | str | None) -> SynthesisSettings:

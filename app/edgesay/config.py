@@ -9,8 +9,6 @@ from typing import Any
 
 from .errors import InputError, VoiceError
 
-SUPPORTED_SAMPLE_RATES = (16000, 22050, 24000, 44100, 48000)
-
 
 @dataclass(frozen=True)
 class VoiceConfig:

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +208,3 @@ def split_voice(model_path: Path, cache: Path) -> SplitVoice:
     except OSError as exc:
         raise VoiceError(f"cannot write the voice cache in {cache}: {exc}") from exc
 
-
-def describe(split: SplitVoice) -> dict[str, object]:
-    return {k: str(v) for k, v in asdict(split).items()}
