@@ -129,17 +129,19 @@ class Engine:
             for n, window in enumerate(windows):
                 while window.stop > ready:  # the flow runs just ahead of the decoder
                     t0 = time.perf_counter()
-                    f = next(flow_windows)
-                    self.streamer.flow(z_p, z, f.start, f.stop, f.keep_start, f.keep_stop)
-                    ready = f.keep_stop
+                    flow_window = next(flow_windows)
+                    self.streamer.flow(z_p, z, flow_window)
+                    ready = flow_window.keep_stop
                     timings.flow += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 samples = self.streamer.decode(z, window)
                 hop = self.split.hop
                 first, last = (window.keep_start - window.start) * hop, (window.keep_stop - window.start) * hop
                 kept = samples.reshape(-1)[first:last]
-                pcm = to_pcm16(kept, settings.volume, self.pool)
-                self.pool.give(samples)
+                try:
+                    pcm = to_pcm16(kept, settings.volume, self.pool)
+                finally:
+                    self.pool.give(samples)
                 timings.windows.append(time.perf_counter() - t0)
                 if n == 0:
                     timings.first_audio = time.perf_counter() - started
@@ -168,7 +170,7 @@ class Engine:
         z = self.pool.take((1, channels, flow_size))
         try:
             z.fill(0.0)
-            self.streamer.flow(z, z, 0, flow_size, 0, flow_size)
+            self.streamer.flow(z, z, Window(0, flow_size, 0, flow_size))
             self.pool.give(self.streamer.decode(z, Window(0, decoder_size, 0, decoder_size)))
         finally:
             self.pool.give(z)

@@ -98,7 +98,8 @@ def _save_atomic(model, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _split(model_path: Path, out: Path) -> SplitVoice:
+def _split(model_path: Path, out: Path) -> None:
+    """Write latent/flow/decoder.onnx and meta.json for `model_path` into `out`."""
     import onnx
     import onnxruntime as ort
     from onnx.utils import Extractor
@@ -153,7 +154,6 @@ def _split(model_path: Path, out: Path) -> SplitVoice:
         "multi_speaker": bool(sid),
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
-    return _load(out)
 
 
 def _latent_channels(decoder_model) -> int:

@@ -74,7 +74,7 @@ class Streamer:
         self._decoder = decoder
         self._flow_in = [i.name for i in flow.get_inputs()]  # z_p, y_mask[, sid]
         self._flow_out = flow.get_outputs()[0].name
-        self._dec_in = decoder.get_inputs()[0].name
+        self._dec_in = [i.name for i in decoder.get_inputs()]  # z[, sid]
         self._dec_out = decoder.get_outputs()[0].name
         self._dec_rank = len(decoder.get_outputs()[0].shape)
         self._sid = np.zeros(1, dtype=np.int64)
@@ -82,8 +82,9 @@ class Streamer:
     def set_speaker(self, speaker: int | None) -> None:
         self._sid[0] = speaker or 0
 
-    def flow(self, z_p: np.ndarray, z: np.ndarray, start: int, stop: int, keep_start: int, keep_stop: int) -> None:
-        """Write exact z[:, :, keep_start:keep_stop] by running the flow on z_p[start:stop]."""
+    def flow(self, z_p: np.ndarray, z: np.ndarray, window: Window) -> None:
+        """Write the window's exact frames of z by running the flow on its frames of z_p."""
+        start, stop, keep_start, keep_stop = window.start, window.stop, window.keep_start, window.keep_stop
         channels, length = z_p.shape[1], stop - start
         with self.pool.lend((1, channels, length)) as x, self.pool.lend((1, 1, length)) as mask, \
                 self.pool.lend((1, channels, length)) as y:
@@ -99,16 +100,16 @@ class Streamer:
             z[:, :, keep_start:keep_stop] = y[:, :, keep_start - start:keep_stop - start]
 
     def decode(self, z: np.ndarray, window: Window) -> np.ndarray:
-        """Float samples for the window's kept frames, in a pooled array the caller gives back."""
+        """Float samples for the whole window, in a pooled array the caller gives back."""
         length = window.stop - window.start
         out_shape = (1,) * (self._dec_rank - 1) + (length * self.split.hop,)
         with self.pool.lend((1, z.shape[1], length)) as x:
             y = self.pool.take(out_shape)
             x[...] = z[:, :, window.start:window.stop]
             binding = self._decoder.io_binding()
-            _bind(binding, self._dec_in, x)
-            if len(self._decoder.get_inputs()) > 1:
-                _bind(binding, self._decoder.get_inputs()[1].name, self._sid)
+            _bind(binding, self._dec_in[0], x)
+            if len(self._dec_in) > 1:
+                _bind(binding, self._dec_in[1], self._sid)
             _bind(binding, self._dec_out, y, output=True)
             self._decoder.run_with_iobinding(binding)
         return y

@@ -65,7 +65,7 @@ def _abbreviation(match: re.Match[str]) -> str:
     if key == "no" and not re.match(r"\s*\d", match.string[match.end():]):
         return match.group(0)  # "no." is only "number" before a number
     words = _ABBREVIATIONS[key]
-    if key in ("etc",):
+    if key == "etc":
         return _sentence_end_kept(match, words)
     return words
 
