@@ -9,6 +9,11 @@ speak text="Hello from edgesay, running on your device.":
 test *args:
     bash tests/run.sh {{args}}
 
+# Build a voice bundle (default: the package voice, which is then embedded): split, quantize, compensate, pack
+models voice="":
+    python3 -m pip install --quiet --root-user-action=ignore -e .
+    cd models && python3 1_split.py {{voice}} && python3 2_quantize.py {{voice}} && python3 3_compensate.py {{voice}} && python3 4_pack.py {{voice}}
+
 # Lint and type-check
 lint:
     ruff check app tests bench

@@ -1,5 +1,6 @@
 """Shared fixtures. The real default voice is loaded once per test session; its split
-graphs go to a cache folder of the session's own, so tests never touch ~/.cache."""
+graphs and its prepared bundle go to a cache folder of the session's own, so tests never
+touch ~/.cache."""
 
 import os
 import sys
@@ -26,11 +27,35 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["EDGESAY_CACHE_DIR"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def default_bundle(cache_dir: Path) -> Path:
+    """The default voice's INT8 bundle, prepared once per session (about 70 s) unless the
+    package embeds one (`just models`), so that no test's output has the first-use notice."""
+    from edgesay import paths, store
+
+    return store.embedded_bundle() or store.prepared_bundle(*paths.default_voice(), progress=lambda _: None)
+
+
 @pytest.fixture(scope="session")
 def engine(cache_dir: Path):  # type: ignore[no-untyped-def]
+    """The reference (FP32) level: tests of exactness compare it with Piper's own graph."""
     from edgesay import Engine
 
-    return Engine.load(threads=2)
+    return Engine.load(threads=2, quality="reference")
+
+
+@pytest.fixture(scope="session")
+def balanced(default_bundle: Path):  # type: ignore[no-untyped-def]
+    from edgesay import Engine
+
+    return Engine.load(threads=2, quality="balanced")
+
+
+@pytest.fixture(scope="session")
+def fast(default_bundle: Path):  # type: ignore[no-untyped-def]
+    from edgesay import Engine
+
+    return Engine.load(threads=2, quality="fast")
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from . import __version__
 from .config import SynthesisSettings
 from .errors import EdgesayError, InputError, OutputError
 from .sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
+from .store import QUALITIES
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sentence-silence", type=_non_negative, default=0.0, help="seconds of silence after sentences")
     p.add_argument("--volume", type=_non_negative, default=1.0, help="volume multiplier (default 1.0)")
     p.add_argument("--threads", type=_positive(int), help="inference threads (default: idle cores, at most 4)")
+    p.add_argument("--quality", "-q", choices=QUALITIES,
+                   help="fast (all-INT8 decoder), balanced (default: INT8 but the audio-rate stage), "
+                        "reference (FP32, as Piper)")
     p.add_argument("--json-input", action="store_true",
                    help="stdin lines are JSON: {text, speaker_id or speaker, output_file}")
     p.add_argument("--list-voices", action="store_true", help="list the voices edgesay can find, then exit")
@@ -180,7 +184,7 @@ def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
     from .voices import resolve
 
     check_output_early(args)
-    engine = Engine.load(resolve(args.voice, args.config), threads=args.threads)
+    engine = Engine.load(resolve(args.voice, args.config), threads=args.threads, quality=args.quality)
     rate = engine.config.sample_rate
     sink = open_sink(args, rate)
     spoken = to_sink = 0

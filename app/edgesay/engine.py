@@ -17,11 +17,14 @@ import numpy as np
 
 from . import paths
 from .audio import AudioChunk, SentenceTimings, to_pcm16
+from .bundle import SUFFIX
+from .compensation import Compensator
 from .config import SynthesisSettings, VoiceConfig
 from .errors import InputError, VoiceError
 from .espeak import Espeak
-from .graphs import SplitVoice, split_voice
+from .graphs import SplitVoice
 from .inference import Latent, Streamer, open_session
+from .mel import N_FFT
 from .normalize import normalize
 from .phoneme_ids import phonemes_to_ids, split_phonemes
 from .pool import BufferPool
@@ -41,16 +44,28 @@ MAX_TEXT_CHARS = 10_000_000
 
 @dataclass(frozen=True)
 class VoiceFiles:
-    model: Path  # .onnx
-    config: Path  # .onnx.json
+    model: Path  # .onnx (a Piper voice) or .edgesay (a bundle, which holds its config)
+    config: Path | None  # .onnx.json; None for a bundle
 
     @classmethod
     def from_model(cls, model: Path, config: Path | None = None) -> "VoiceFiles":
+        if model.suffix == SUFFIX:
+            return cls(model, None)
         return cls(model, config or model.with_name(model.name + ".json"))
 
     @classmethod
     def default(cls) -> "VoiceFiles":
         return cls(*paths.default_voice())
+
+
+def check_voice(config: VoiceConfig, split: SplitVoice) -> None:
+    """A config that does not belong to its graph would crash onnxruntime mid-sentence."""
+    if (config.num_speakers > 1) != split.multi_speaker:
+        graph = "several speakers" if split.multi_speaker else "one speaker"
+        raise VoiceError(f"voice config {config.name} says {config.num_speakers} speaker(s) but its graph has {graph}")
+    if config.hop_length != split.hop:
+        raise VoiceError(f"voice config {config.name} says hop_length {config.hop_length} "
+                         f"but its graph makes {split.hop} samples per frame")
 
 
 def text_to_sentences(text: str) -> list[Sentence]:
@@ -64,7 +79,8 @@ class Engine:
     pooled buffers are shared); make one engine per thread to synthesize in parallel."""
 
     def __init__(self, config: VoiceConfig, split: SplitVoice, latent: Latent, streamer: Streamer,
-                 espeak: Espeak, pool: BufferPool, threads: int) -> None:
+                 espeak: Espeak, pool: BufferPool, threads: int, quality: str,
+                 compensator: Compensator | None) -> None:
         self.config = config
         self.split = split
         self.latent = latent
@@ -72,21 +88,31 @@ class Engine:
         self.espeak = espeak
         self.pool = pool
         self.threads = threads
+        self.quality = quality
+        self.compensator = compensator
 
     @classmethod
-    def load(cls, voice: VoiceFiles | None = None, threads: int | None = None) -> "Engine":
-        voice = voice or VoiceFiles.default()
+    def load(cls, voice: VoiceFiles | None = None, threads: int | None = None,
+             quality: str | None = None, compensate: bool = True) -> "Engine":
+        """The engine for `voice` (None: the default voice) at `quality` (None: the
+        voice's default level; a Piper voice is prepared once for the INT8 levels).
+        `compensate=False` leaves out the Mel gain compensation (to measure what it does)."""
+        from .store import load_level
+
         threads = threads or default_threads()
-        if not voice.config.is_file():
-            raise VoiceError(f"voice config {voice.config} does not exist (expected next to {voice.model.name})")
-        config = VoiceConfig.from_file(voice.config)
-        split = split_voice(voice.model, paths.cache_dir())
+        level = load_level(voice.model if voice else None, voice.config if voice else None, quality)
+        config, split = level.config, level.split
+        check_voice(config, split)
         pool = BufferPool()
-        latent = Latent(open_session(split.latent, threads))
-        streamer = Streamer(split, open_session(split.flow, threads),
-                            open_session(split.decoder, threads), pool)
+        latent = Latent(open_session(split.latent, threads, "the voice's latent graph"))
+        streamer = Streamer(split, open_session(split.flow, threads, "the voice's flow graph"),
+                            open_session(split.decoder, threads, "the voice's decoder graph"), pool)
         espeak = Espeak(paths.espeak_library(), paths.espeak_data())
-        engine = cls(config, split, latent, streamer, espeak, pool, threads)
+        compensator = None
+        if level.compensation is not None and compensate:
+            # A window keeps at most all its frames (the last one, aligned to the end).
+            compensator = Compensator(level.compensation, pool, (WINDOW_FRAMES + 2 * split.decoder_pad) * split.hop)
+        engine = cls(config, split, latent, streamer, espeak, pool, threads, level.quality, compensator)
         engine.reserve()
         return engine
 
@@ -139,7 +165,7 @@ class Engine:
                 first, last = (window.keep_start - window.start) * hop, (window.keep_stop - window.start) * hop
                 kept = samples.reshape(-1)[first:last]
                 try:
-                    pcm = to_pcm16(kept, settings.volume, self.pool)
+                    pcm = self._finish_audio(kept, settings.volume, n == len(windows) - 1)
                 finally:
                     self.pool.give(samples)
                 timings.windows.append(time.perf_counter() - t0)
@@ -151,6 +177,22 @@ class Engine:
                     self.pool.give(pcm)
         finally:
             self.pool.give(z)
+            if self.compensator is not None:
+                self.compensator.reset()  # a sentence cut short leaves no tail for the next
+
+    def _finish_audio(self, samples: np.ndarray, volume: float, last: bool) -> np.ndarray:
+        """Compensated (INT8 levels) and converted to a pooled int16 array."""
+        if self.compensator is None:
+            return to_pcm16(samples, volume, self.pool)
+        head = self.compensator.process(samples)
+        if not last:
+            return to_pcm16(head, volume, self.pool)
+        with self.pool.lend((len(samples) + N_FFT,)) as joined:
+            count = len(head)
+            joined[:count] = head
+            tail = self.compensator.finish()
+            joined[count:count + len(tail)] = tail
+            return to_pcm16(joined[:count + len(tail)], volume, self.pool)
 
     def _decoder_sizes(self) -> tuple[int, int, int]:
         pad = self.split.decoder_pad

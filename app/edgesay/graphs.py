@@ -27,11 +27,12 @@ SPLIT_FORMAT = 1
 
 @dataclass(frozen=True)
 class SplitVoice:
-    """The split graphs of one voice, with what the engine must know to window them."""
+    """The split graphs of one voice (files, or bytes from a bundle), with what the engine
+    must know to window them."""
 
-    latent: Path
-    flow: Path
-    decoder: Path
+    latent: Path | bytes
+    flow: Path | bytes
+    decoder: Path | bytes
     channels: int  # latent channels (192 for Piper voices)
     hop: int  # audio samples per latent frame
     flow_pad: int  # frames of context either side that make flow windows exact

@@ -33,11 +33,14 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-def open_session(path: Path, threads: int) -> ort.InferenceSession:
+def open_session(graph: Path | bytes, threads: int, origin: str = "") -> ort.InferenceSession:
+    """A session for a graph file, or for graph bytes (from a bundle, never written to disk)."""
+    source = graph if isinstance(graph, bytes) else str(graph)
     try:
-        return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        raise VoiceError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from exc
+        name = origin or (str(graph) if isinstance(graph, Path) else "the voice graph")
+        raise VoiceError(f"onnxruntime cannot load {name}: {str(exc).splitlines()[0]}") from exc
 
 
 def _bind(binding: ort.IOBinding, name: str, array: np.ndarray, output: bool = False) -> None:
@@ -98,6 +101,13 @@ class Streamer:
             _bind(binding, self._flow_out, y, output=True)
             self._flow.run_with_iobinding(binding)
             z[:, :, keep_start:keep_stop] = y[:, :, keep_start - start:keep_stop - start]
+
+    def whole_flow(self, z_p: np.ndarray) -> np.ndarray:
+        """z for a whole sentence in one run (calibration; the engine streams with `flow`)."""
+        feed = {self._flow_in[0]: z_p, self._flow_in[1]: np.ones((1, 1, z_p.shape[2]), np.float32)}
+        if len(self._flow_in) > 2:
+            feed[self._flow_in[2]] = self._sid
+        return self._flow.run(None, feed)[0]
 
     def decode(self, z: np.ndarray, window: Window) -> np.ndarray:
         """Float samples for the whole window, in a pooled array the caller gives back."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .bundle import SUFFIX
 from .engine import VoiceFiles
 from .errors import VoiceError
 
@@ -18,13 +19,15 @@ def voice_dirs() -> list[Path]:
     return [Path(p) for p in ([extra] if extra else [])] + [Path.cwd(), Path(data) / "edgesay" / "voices"]
 
 
-def resolve(voice: str | None, config: str | None = None) -> VoiceFiles:
-    """--voice accepts nothing (the default), a path to a .onnx, or a voice name."""
+def resolve(voice: str | None, config: str | None = None) -> VoiceFiles | None:
+    """--voice accepts nothing (the default voice: None), a path to a .onnx or .edgesay,
+    or a voice name (a bundle of that name wins over a Piper .onnx)."""
     if not voice or voice == DEFAULT_NAME:
-        return VoiceFiles.default() if not config else VoiceFiles(paths.default_voice()[0], Path(config))
+        return None if not config else VoiceFiles(paths.default_voice()[0], Path(config))
     path = Path(voice)
-    if path.suffix != ".onnx" and not path.exists():
-        found = [d / f"{voice}.onnx" for d in voice_dirs() if (d / f"{voice}.onnx").is_file()]
+    if path.suffix not in (".onnx", SUFFIX) and not path.exists():
+        found = [d / f"{voice}{ext}" for d in voice_dirs() for ext in (SUFFIX, ".onnx")
+                 if (d / f"{voice}{ext}").is_file()]
         if not found:
             searched = ", ".join(str(d) for d in voice_dirs())
             raise VoiceError(f"no voice named {voice!r} (looked in {searched})")

@@ -1,0 +1,212 @@
+"""Mel-domain gain compensation of quantization error.
+
+An INT8 decoder adds an error that is heard as a hiss floor: 8-bit activations in the
+high-rate layers have a fixed step, so quiet passages get a noise floor that the FP32
+voice does not have. The error is not random in the Mel domain, though: how much a band
+is too loud depends on how loud the band is and how loud the whole frame is. Calibration
+measures that, per band, from FP32 and INT8 renditions of the same latent frames (they
+are sample-aligned, so frame t of one is frame t of the other), and stores the median
+log-gain that takes INT8 to FP32 on a grid of (band level, frame level). At run time each
+frame's gains are read off that grid (bilinear), spread from bands to FFT bins, applied to
+the short-time spectrum and overlap-added back: a streaming filter with a fixed delay.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mel import HOP, N_FFT, filterbank, frames, hann
+from .pool import BufferPool
+
+FORMAT = 1
+MIN_COUNT = 3  # fewer observations than this leave a grid cell to interpolation
+
+
+@dataclass(frozen=True)
+class Compensation:
+    """Log-gains (bands, band levels, frame levels) on a regular grid of natural-log Mel levels."""
+
+    sample_rate: int
+    band_range: tuple[float, float]
+    frame_range: tuple[float, float]
+    gains: np.ndarray  # float32 (bands, K, K2), <= 0: compensation only ever attenuates
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "sample_rate": self.sample_rate, "band_range": list(self.band_range),
+                "frame_range": list(self.frame_range), "shape": list(self.gains.shape),
+                "gains": np.round(self.gains.astype(np.float64), 4).ravel().tolist()}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Compensation":
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"compensation format {raw.get('format')} is not {FORMAT}")
+        gains = np.asarray(raw["gains"], dtype=np.float32).reshape(raw["shape"])
+        return cls(int(raw["sample_rate"]), tuple(raw["band_range"]), tuple(raw["frame_range"]), gains)
+
+    def lookup(self, log_mel: np.ndarray) -> np.ndarray:
+        """(frames, bands) log-gains for (frames, bands) natural-log Mel magnitudes."""
+        bands, k, k2 = self.gains.shape
+        i = _position(log_mel, self.band_range, k)
+        j = _position(log_mel.mean(axis=1, keepdims=True), self.frame_range, k2)
+        i0 = np.minimum(i.astype(np.intp), k - 2)
+        j0 = np.minimum(j.astype(np.intp), k2 - 2)
+        ti, tj = i - i0, j - j0
+        # Bilinear interpolation with flat gathers (np.take), which beat fancy indexing 4x.
+        flat = self.gains.reshape(-1)
+        base = i0 * k2 + j0 + np.arange(bands)[None, :] * (k * k2)
+        g00, g01 = flat.take(base), flat.take(base + 1)
+        g10, g11 = flat.take(base + k2), flat.take(base + k2 + 1)
+        low = g00 + tj * (g01 - g00)
+        return low + ti * (g10 + tj * (g11 - g10) - low)
+
+
+def _position(level: np.ndarray, span: tuple[float, float], cells: int) -> np.ndarray:
+    low, high = span
+    return np.clip((level - low) * ((cells - 1) / (high - low)), 0.0, cells - 1)
+
+
+def _log_mel_of(spectrum: np.ndarray, sample_rate: int) -> np.ndarray:
+    return np.log(np.maximum(np.abs(spectrum) @ filterbank(sample_rate).T, 1e-5))
+
+
+def calibrate(pairs: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int,
+              band_cells: int = 33, frame_cells: int = 12,
+              band_range: tuple[float, float] = (-12.0, 4.0),
+              frame_range: tuple[float, float] = (-11.0, 0.0)) -> Compensation:
+    """Fit the grid from (reference FP32 audio, quantized audio) pairs of equal length."""
+    keys, diffs = [], []
+    bands = filterbank(sample_rate).shape[0]
+    for reference, quantized in pairs:
+        want = _log_mel_of(np.fft.rfft(frames(reference), axis=1), sample_rate)
+        have = _log_mel_of(np.fft.rfft(frames(quantized), axis=1), sample_rate)
+        i = np.rint(_position(have, band_range, band_cells)).astype(np.int64)
+        j = np.rint(_position(have.mean(axis=1, keepdims=True), frame_range, frame_cells)).astype(np.int64)
+        keys.append(((np.arange(bands)[None, :] * band_cells + i) * frame_cells + j).ravel())
+        diffs.append((want - have).ravel())
+    key, diff = np.concatenate(keys), np.concatenate(diffs)
+    order = np.lexsort((diff, key))  # by cell, then by value: medians are middle elements
+    key, diff = key[order], diff[order]
+    cells, starts, counts = np.unique(key, return_index=True, return_counts=True)
+    medians = (diff[starts + (counts - 1) // 2] + diff[starts + counts // 2]) / 2
+    grid = np.full(bands * band_cells * frame_cells, np.nan)
+    keep = counts >= MIN_COUNT
+    grid[cells[keep]] = medians[keep]
+    grid = _fill(grid.reshape(bands, band_cells, frame_cells))
+    return Compensation(sample_rate, band_range, frame_range, np.minimum(grid, 0.0).astype(np.float32))
+
+
+def _fill(grid: np.ndarray) -> np.ndarray:
+    """Cells without data take the linear interpolation of their neighbours: first along
+    the band level, then along the frame level; a band with no data at all gets no gain."""
+    for band in grid:
+        for column in band.T:
+            _interpolate(column)
+        for row in band:
+            _interpolate(row)
+    return np.nan_to_num(grid, nan=0.0)
+
+
+def _interpolate(line: np.ndarray) -> None:
+    known = ~np.isnan(line)
+    if known.any():
+        line[:] = np.interp(np.arange(len(line)), np.flatnonzero(known), line[known])
+
+
+def _spread(mel: np.ndarray) -> np.ndarray:
+    """(bands, bins): each FFT bin takes the weighted mean of the gains of the bands that
+    cover it; the few bins no band covers (DC, near Nyquist) take the nearest band's."""
+    weights = mel.astype(np.float64).copy()
+    centres = np.argmax(weights, axis=1)
+    for column in np.flatnonzero(weights.sum(axis=0) == 0):
+        weights[np.argmin(np.abs(centres - column)), column] = 1.0
+    return np.ascontiguousarray(weights / weights.sum(axis=0, keepdims=True), dtype=np.float32)
+
+
+# Hann analysis and synthesis windows at a quarter-window hop sum (squared) to 1.5.
+_OVERLAP = N_FFT // HOP
+_WOLA_GAIN = 1.5
+_LEAD = N_FFT - HOP  # leading zeros, so that the first sample is covered by all four frames
+
+
+class Compensator:
+    """Applies a Compensation to a stream of float samples, one sentence at a time.
+
+    Frame f covers padded samples [f*HOP, f*HOP + N_FFT); hop block b is final once frame b
+    is done, and is the sum of quarter q of frames b - q. Output lags input by up to
+    N_FFT samples; `finish()` returns the rest at the end of a sentence. The buffers come
+    from the pool and have a fixed size: chunks are at most `max_samples` long."""
+
+    def __init__(self, compensation: Compensation, pool: BufferPool, max_samples: int) -> None:
+        self.compensation = compensation
+        self.pool = pool
+        mel = filterbank(compensation.sample_rate)
+        self._mel = np.ascontiguousarray(mel.T)  # (bins, bands)
+        self._spread = _spread(mel)
+        self._window = hann(N_FFT)
+        self._synthesis = hann(N_FFT).astype(np.float64) / _WOLA_GAIN
+        self._capacity = max_samples + 2 * N_FFT
+        self._input = pool.take((self._capacity,))
+        # float64 frames: numpy's float32 FFT measured 4x slower than its float64 one.
+        self._frames = pool.take((self._capacity // HOP + _OVERLAP, _OVERLAP, HOP), np.float64)
+        self.reset()
+
+    def reset(self) -> None:
+        self._input[:_LEAD] = 0.0
+        self._filled = _LEAD
+        self._frames[: _OVERLAP - 1] = 0.0
+        self._skip = _LEAD // HOP  # blocks that are only leading zeros
+        self._pending = 0  # real samples received and not yet returned
+
+    def close(self) -> None:
+        self.pool.give(self._input)
+        self._input = np.empty(0, np.float32)
+        self.pool.give(self._frames)
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        """The compensated samples that are final once `samples` is added (a new array)."""
+        self._pending += len(samples)
+        return self._push(samples)
+
+    def finish(self) -> np.ndarray:
+        """The rest of the sentence; the compensator is then ready for the next one."""
+        pending = self._pending
+        out = self._push(np.zeros(N_FFT, np.float32))[:pending]
+        self.reset()
+        return out
+
+    def _push(self, samples: np.ndarray) -> np.ndarray:
+        if self._filled + len(samples) > self._capacity:
+            raise ValueError(f"a chunk of {len(samples)} samples is larger than the compensator was made for")
+        self._input[self._filled:self._filled + len(samples)] = samples
+        self._filled += len(samples)
+        count = (self._filled - N_FFT) // HOP + 1
+        if count <= 0:
+            return np.empty(0, np.float32)
+        blocks = self._run(count)
+        used = count * HOP
+        self._input[: self._filled - used] = self._input[used:self._filled]
+        self._filled -= used
+        skip, self._skip = min(self._skip, count), max(0, self._skip - count)
+        out = blocks[skip:].reshape(-1)[: self._pending]
+        self._pending -= len(out)
+        return out
+
+    def _run(self, count: int) -> np.ndarray:
+        carry = _OVERLAP - 1  # the previous call's last frames, still owed to coming blocks
+        framed = self._frames[carry:carry + count].reshape(count, N_FFT)
+        view = np.lib.stride_tricks.as_strided(
+            self._input, shape=(count, N_FFT), strides=(self._input.strides[0] * HOP, self._input.strides[0]),
+            writeable=False)
+        np.multiply(view, self._window, out=framed)
+        spectrum = np.fft.rfft(framed, axis=1)
+        level = np.log(np.maximum(np.abs(spectrum) @ self._mel, 1e-5))
+        spectrum *= np.exp(self.compensation.lookup(level)) @ self._spread
+        framed[...] = np.fft.irfft(spectrum, n=N_FFT, axis=1)
+        framed *= self._synthesis
+        quarters = self._frames[: carry + count]
+        out = quarters[carry:, 0].astype(np.float32)
+        for q in range(1, _OVERLAP):
+            out += quarters[carry - q:carry - q + count, q]
+        self._frames[:carry] = quarters[count:count + carry]
+        return out
