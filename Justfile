@@ -19,7 +19,8 @@ lint:
     ruff check app tests bench
     mypy
 
-# Benchmarks against Piper on this machine: time to first audio and memory (results in bench/results/)
+# Benchmarks against Piper on this machine: time to first audio, memory, INT8 speed and quality (results in bench/results/)
 bench:
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
     python3 bench/ttfa_memory.py
+    python3 bench/int8.py

@@ -19,7 +19,8 @@ TEXT = ("When the power came back on, the old radio in the kitchen started playi
 
 @pytest.fixture(scope="module")
 def tiny() -> Engine:
-    return Engine.load(VoiceFiles.from_model(TINY), threads=1)
+    """FP32: the exactness tests compare it with the unsplit graph."""
+    return Engine.load(VoiceFiles.from_model(TINY), threads=1, quality="reference")
 
 
 def test_split_finds_the_speaker_input(tiny: Engine) -> None:
@@ -45,6 +46,26 @@ def test_speakers_sound_different(tiny: Engine) -> None:
     assert a.shape == b.shape and not np.array_equal(a, b)
     with pytest.raises(InputError, match="speaker 3 is out of range"):
         list(tiny.synthesize("Hi.", SynthesisSettings(speaker_id=3)))
+
+
+def test_any_piper_voice_is_prepared_for_the_int8_levels(tiny: Engine) -> None:
+    prepared = Engine.load(VoiceFiles.from_model(TINY), threads=1)
+    assert prepared.quality == "balanced" and prepared.compensator is not None
+    a = speak(prepared, "Hello there.", noise_scale=0, noise_w=0, speaker_id=0)
+    b = speak(prepared, "Hello there.", noise_scale=0, noise_w=0, speaker_id=1)
+    reference = speak(tiny, "Hello there.", noise_scale=0, noise_w=0, speaker_id=0)
+    assert a.shape == b.shape == reference.shape and not np.array_equal(a, b)
+    # Random weights make noise, not speech, but INT8 must still follow FP32 closely.
+    correlation = np.corrcoef(a.astype(np.float64), reference.astype(np.float64))[0, 1]
+    assert correlation > 0.9, correlation
+
+
+def test_a_config_that_does_not_match_the_graph_is_refused(tmp_path: Path) -> None:
+    from edgesay import VoiceError
+    from edgesay.paths import default_voice
+
+    with pytest.raises(VoiceError, match="1 speaker.*graph has several speakers"):
+        Engine.load(VoiceFiles(TINY, default_voice()[1]), threads=1, quality="reference")
 
 
 def test_cli_speaker_by_name_and_sample_rate(tmp_path: Path) -> None:

@@ -49,13 +49,18 @@ def calibration_latents(engine, text: str | None = None) -> Latents:
 
     text = text if text is not None else CALIBRATION_TEXT.read_text()
     scales = SynthesisSettings().scales(engine.config)
-    z_ps, zs = [], []
+    speakers = engine.config.num_speakers
+    z_ps: list[np.ndarray] = []
+    zs: list[np.ndarray] = []
     for line in text.splitlines():
         for sentence in text_to_sentences(line) if line.strip() else []:
             ids = engine.sentence_ids(sentence)
             if len(ids) <= 3:
                 continue
-            z_p = engine.latent.run(ids, scales, None)
+            # A multi-speaker voice is calibrated on all its speakers in turn.
+            speaker = len(zs) % speakers if speakers > 1 else None
+            engine.streamer.set_speaker(speaker)
+            z_p = engine.latent.run(ids, scales, speaker)
             z_ps.append(z_p)
             zs.append(engine.streamer.whole_flow(z_p))
     return Latents(z_ps, zs)

@@ -78,6 +78,7 @@ def load_level(model: Path | None, config: Path | None, quality: str | None,
     config = config or model.with_name(model.name + ".json")
     if not config.is_file():
         raise VoiceError(f"voice config {config} does not exist (expected next to {model.name})")
+    parsed = VoiceConfig.from_file(config)  # a bad config is reported before any long preparation
     if quality == "reference":
-        return VoiceLevel(VoiceConfig.from_file(config), split_voice(model, paths.cache_dir()), None, "reference")
+        return VoiceLevel(parsed, split_voice(model, paths.cache_dir()), None, "reference")
     return Bundle.read(prepared_bundle(model, config, progress)).level(quality)

@@ -1,0 +1,144 @@
+"""Voice bundles: round trip, and every way a bundle file can be wrong."""
+
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from conftest import run_cli
+from edgesay import Engine, VoiceError, VoiceFiles
+from edgesay.bundle import FORMAT, MAGIC, SUFFIX, Bundle, BundleSpec, Level, pack
+
+CONFIG = {"audio": {"sample_rate": 16000}, "phoneme_id_map": {"^": [1], "$": [2], "_": [0]}, "num_speakers": 1}
+META = {"channels": 4, "hop": 8, "flow_pad": 1, "decoder_pad": 1, "multi_speaker": False}
+
+
+def _spec(**parts: bytes) -> BundleSpec:
+    parts = parts or {"a.onnx": b"graph a", "b.onnx": b"graph b" * 100}
+    names = list(parts)
+    level = Level(names[0], names[-1], names[0])
+    return BundleSpec(CONFIG, META, parts, {"reference": level, "fast": level}, "fast", {"source": "test"})
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+    bundle = Bundle.read(path)
+    assert bundle.parts["b.onnx"] == b"graph b" * 100
+    assert bundle.default == "fast"
+    level = bundle.level()
+    assert level.quality == "fast" and level.split.latent == b"graph a" and level.split.hop == 8
+    assert level.config.sample_rate == 16000
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("cut", [4, 20, -10])
+def test_truncated_bundle_is_named_and_refused(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[:cut])
+    with pytest.raises(VoiceError, match=str(path)) as error:
+        Bundle.read(path)
+    assert "truncated" in str(error.value)
+
+
+def _rewrite(path: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    """Decompress, let `edit` change the payload, recompress (a valid zstd frame)."""
+    data = path.read_bytes()
+    payload = bytearray(zstandard.ZstdDecompressor().decompress(data[12:]))
+    edit(payload)
+    path.write_bytes(data[:12] + zstandard.ZstdCompressor().compress(bytes(payload)))
+
+
+def test_a_changed_part_fails_its_hash(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+
+    def flip_last_byte(payload: bytearray) -> None:
+        payload[-1] ^= 0xFF
+
+    _rewrite(path, flip_last_byte)
+    with pytest.raises(VoiceError, match=r"part [\w.]+ fails its sha256 check"):
+        Bundle.read(path)
+
+
+def test_a_corrupted_compressed_byte_is_caught(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(**{"a.onnx": bytes(range(256)) * 400}), path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    with pytest.raises(VoiceError, match=str(path)):
+        Bundle.read(path)
+
+
+def test_a_newer_format_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+    data = path.read_bytes()
+    path.write_bytes(struct.pack("<8sI", MAGIC, FORMAT + 1) + data[12:])
+    with pytest.raises(VoiceError, match=f"format {FORMAT + 1}.*upgrade edgesay"):
+        Bundle.read(path)
+
+
+def test_not_a_bundle(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    path.write_bytes(b"PK\x03\x04 certainly a zip file")
+    with pytest.raises(VoiceError, match="not an edgesay voice bundle"):
+        Bundle.read(path)
+
+
+def test_broken_manifest(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+
+    def drop_levels(payload: bytearray) -> None:
+        (length,) = struct.unpack_from("<I", payload)
+        manifest = json.loads(payload[4:4 + length])
+        del manifest["levels"]
+        raw = json.dumps(manifest).encode()
+        payload[:] = struct.pack("<I", len(raw)) + raw + payload[4 + length:]
+
+    _rewrite(path, drop_levels)
+    with pytest.raises(VoiceError, match="broken manifest"):
+        Bundle.read(path)
+
+
+def test_unknown_level(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+    with pytest.raises(VoiceError, match="no quality level 'balanced'"):
+        Bundle.read(path).level("balanced")
+
+
+def test_cli_names_the_corrupt_bundle_in_one_line(tmp_path: Path, default_bundle: Path) -> None:
+    broken = tmp_path / f"joe{SUFFIX}"
+    broken.write_bytes(default_bundle.read_bytes()[: 1 << 20])
+    out = tmp_path / "x.wav"
+    result = run_cli("--voice", str(broken), "--text", "Hello.", "-o", str(out))
+    assert result.returncode == 3
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and str(broken) in lines[0] and "truncated" in lines[0]
+    assert not out.exists()
+
+
+def test_the_prepared_bundle_speaks_at_every_level(default_bundle: Path) -> None:
+    for quality in ("fast", "balanced", "reference"):
+        engine = Engine.load(VoiceFiles.from_model(default_bundle), threads=1, quality=quality)
+        assert engine.quality == quality
+        audio = [c.samples.copy() for c in engine.synthesize("Hello there.")]
+        assert sum(len(a) for a in audio) > 0.4 * 22050
+
+
+def test_parts_of_the_real_bundle_match_their_manifest(default_bundle: Path) -> None:
+    bundle = Bundle.read(default_bundle)
+    assert set(bundle.levels) == {"fast", "balanced", "reference"}
+    assert bundle.default == "balanced"
+    sizes = {name: len(data) for name, data in bundle.parts.items()}
+    # INT8 graphs are about a quarter of their FP32 ones.
+    assert sizes["flow.int8.onnx"] < 0.35 * sizes["flow.fp32.onnx"]
+    assert hashlib.sha256(bundle.parts["config.json"]).hexdigest()
