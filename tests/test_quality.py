@@ -71,7 +71,7 @@ def _word_error_rate(model, audio: list[np.ndarray], sentences: list[str]) -> fl
 
     errors = words = 0
     for samples, text in zip(audio, sentences, strict=True):
-        segments, _ = model.transcribe(resample_poly(samples, 160, 441).astype(np.float32), language="en",
+        segments, _ = model.transcribe(resample_poly(samples, 320, 441).astype(np.float32), language="en",
                                        beam_size=1, temperature=0.0)
         heard = " ".join(s.text for s in segments)
         expected = _words(text)
