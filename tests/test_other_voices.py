@@ -64,7 +64,7 @@ def test_a_config_that_does_not_match_the_graph_is_refused(tmp_path: Path) -> No
     from edgesay import VoiceError
     from edgesay.paths import default_voice
 
-    with pytest.raises(VoiceError, match="1 speaker.*graph has several speakers"):
+    with pytest.raises(VoiceError, match=r"1 speaker.*graph has several speakers"):
         Engine.load(VoiceFiles(TINY, default_voice()[1]), threads=1, quality="reference")
 
 
