@@ -120,7 +120,57 @@ def _spread(mel: np.ndarray) -> np.ndarray:
     centres = np.argmax(weights, axis=1)
     for column in np.flatnonzero(weights.sum(axis=0) == 0):
         weights[np.argmin(np.abs(centres - column)), column] = 1.0
-    return np.ascontiguousarray(weights / weights.sum(axis=0, keepdims=True), dtype=np.float32)
+    return weights / weights.sum(axis=0, keepdims=True)
+
+
+def _two_per_bin(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a (bands, bins) matrix with at most two nonzero bands per bin (overlapping
+    triangles): (band index, weight) arrays of shape (2, bins), lower band first. A bin
+    with one band repeats it with weight 0, so both index rows are non-decreasing."""
+    bands, bins = matrix.shape
+    index = np.zeros((2, bins), np.intp)
+    weight = np.zeros((2, bins), np.float64)
+    for k in range(bins):
+        nonzero = np.flatnonzero(matrix[:, k])
+        if nonzero.size > 2:
+            raise ValueError("a filterbank bin overlaps more than two bands")
+        if nonzero.size == 0:
+            index[:, k] = index[1, k - 1] if k else 0
+            continue
+        index[:, k] = [nonzero[0], nonzero[-1]]
+        weight[0, k] = matrix[nonzero[0], k]
+        if nonzero.size == 2:
+            weight[1, k] = matrix[nonzero[1], k]
+    return index, weight
+
+
+class _BandSums:
+    """Bins -> bands (x @ mel.T) without BLAS, and bands -> bins (g @ spread) likewise.
+
+    Why not `@`: numpy hands these products to OpenBLAS, whose threads then spin for a
+    while after each call and take the cores onnxruntime is about to use (measured: +34 %
+    synthesis time at 2 threads). Each bin belongs to at most two bands, in order, so a band
+    sum is a difference of running sums, and a bin's gain is two gathers."""
+
+    def __init__(self, mel: np.ndarray, spread: np.ndarray) -> None:
+        bands = mel.shape[0]
+        self._index, self._weight = _two_per_bin(mel)
+        # Bins of band b in layer l: [first[l, b], last[l, b]) (indices are sorted).
+        self._first = np.stack([np.searchsorted(row, np.arange(bands), "left") for row in self._index])
+        self._last = np.stack([np.searchsorted(row, np.arange(bands), "right") for row in self._index])
+        self._spread_index, self._spread_weight = _two_per_bin(spread)
+
+    def bands(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((x.shape[0], self._first.shape[1]))
+        running = np.zeros((x.shape[0], x.shape[1] + 1))
+        for layer in range(2):
+            np.cumsum(x * self._weight[layer], axis=1, out=running[:, 1:])
+            out += running[:, self._last[layer]] - running[:, self._first[layer]]
+        return out
+
+    def bins(self, g: np.ndarray) -> np.ndarray:
+        index, weight = self._spread_index, self._spread_weight
+        return g[:, index[0]] * weight[0] + g[:, index[1]] * weight[1]
 
 
 # Hann analysis and synthesis windows at a quarter-window hop sum (squared) to 1.5.
@@ -141,8 +191,7 @@ class Compensator:
         self.compensation = compensation
         self.pool = pool
         mel = filterbank(compensation.sample_rate)
-        self._mel = np.ascontiguousarray(mel.T)  # (bins, bands)
-        self._spread = _spread(mel)
+        self._sums = _BandSums(mel.astype(np.float64), _spread(mel))
         self._window = hann(N_FFT)
         self._synthesis = hann(N_FFT).astype(np.float64) / _WOLA_GAIN
         self._capacity = max_samples + 2 * N_FFT
@@ -200,8 +249,8 @@ class Compensator:
             writeable=False)
         np.multiply(view, self._window, out=framed)
         spectrum = np.fft.rfft(framed, axis=1)
-        level = np.log(np.maximum(np.abs(spectrum) @ self._mel, 1e-5))
-        spectrum *= np.exp(self.compensation.lookup(level)) @ self._spread
+        level = np.log(np.maximum(self._sums.bands(np.abs(spectrum)), 1e-5))
+        spectrum *= self._sums.bins(np.exp(self.compensation.lookup(level)))
         framed[...] = np.fft.irfft(spectrum, n=N_FFT, axis=1)
         framed *= self._synthesis
         quarters = self._frames[: carry + count]
