@@ -127,7 +127,7 @@ def _two_per_bin(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For a (bands, bins) matrix with at most two nonzero bands per bin (overlapping
     triangles): (band index, weight) arrays of shape (2, bins), lower band first. A bin
     with one band repeats it with weight 0, so both index rows are non-decreasing."""
-    bands, bins = matrix.shape
+    bins = matrix.shape[1]
     index = np.zeros((2, bins), np.intp)
     weight = np.zeros((2, bins), np.float64)
     for k in range(bins):
