@@ -149,23 +149,29 @@ class _BandSums:
 
     Why not `@`: numpy hands these products to OpenBLAS, whose threads then spin for a
     while after each call and take the cores onnxruntime is about to use (measured: +34 %
-    synthesis time at 2 threads). Each bin belongs to at most two bands, in order, so a band
-    sum is a difference of running sums, and a bin's gain is two gathers."""
+    synthesis time at 2 threads). Each bin belongs to at most two bands, in order, so a
+    band's sum is a segmented sum (reduceat) over contiguous bins, and a bin's gain is two
+    gathers."""
 
     def __init__(self, mel: np.ndarray, spread: np.ndarray) -> None:
-        bands = mel.shape[0]
+        bands, bins = mel.shape
         self._index, self._weight = _two_per_bin(mel)
-        # Bins of band b in layer l: [first[l, b], last[l, b]) (indices are sorted).
-        self._first = np.stack([np.searchsorted(row, np.arange(bands), "left") for row in self._index])
-        self._last = np.stack([np.searchsorted(row, np.arange(bands), "right") for row in self._index])
+        # Band b of layer l sums bins [starts[l, b], starts[l, b + 1]); a zero column
+        # appended at `bins` gives empty bands at the top a valid start.
+        self._starts = np.stack([np.searchsorted(row, np.arange(bands), "left") for row in self._index])
+        ends = np.stack([np.searchsorted(row, np.arange(bands), "right") for row in self._index])
+        self._empty = [np.flatnonzero(s == e) for s, e in zip(self._starts, ends, strict=True)]
+        self._bins = bins
         self._spread_index, self._spread_weight = _two_per_bin(spread)
 
     def bands(self, x: np.ndarray) -> np.ndarray:
-        out = np.zeros((x.shape[0], self._first.shape[1]))
-        running = np.zeros((x.shape[0], x.shape[1] + 1))
+        weighted = np.zeros((x.shape[0], self._bins + 1))
+        out = None
         for layer in range(2):
-            np.cumsum(x * self._weight[layer], axis=1, out=running[:, 1:])
-            out += running[:, self._last[layer]] - running[:, self._first[layer]]
+            np.multiply(x, self._weight[layer], out=weighted[:, :-1])
+            sums = np.add.reduceat(weighted, self._starts[layer], axis=1)
+            sums[:, self._empty[layer]] = 0.0  # reduceat gives one element for an empty segment
+            out = sums if out is None else out + sums
         return out
 
     def bins(self, g: np.ndarray) -> np.ndarray:
