@@ -166,12 +166,12 @@ class _BandSums:
 
     def bands(self, x: np.ndarray) -> np.ndarray:
         weighted = np.zeros((x.shape[0], self._bins + 1))
-        out = None
+        out = np.zeros((x.shape[0], len(self._starts[0])))
         for layer in range(2):
             np.multiply(x, self._weight[layer], out=weighted[:, :-1])
             sums = np.add.reduceat(weighted, self._starts[layer], axis=1)
             sums[:, self._empty[layer]] = 0.0  # reduceat gives one element for an empty segment
-            out = sums if out is None else out + sums
+            out += sums
         return out
 
     def bins(self, g: np.ndarray) -> np.ndarray:
