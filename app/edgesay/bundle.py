@@ -1,15 +1,19 @@
-"""Voice bundles: one zstd-compressed file with everything a voice needs at every quality.
+"""Voice bundles: one file with everything a voice needs at every quality level.
 
-    b"EDGESAY\\x00" | format (uint32 LE) | zstd( manifest length (uint32 LE) | manifest JSON | parts... )
+    b"EDGESAY\\x00" | format (uint32 LE) | manifest length (uint32 LE) | manifest JSON
+    | part 1 (zstd frame) | part 2 (zstd frame) | ...
 
-The manifest lists each part's offset, size and sha256, the split metadata, and for each
-quality level which graphs and which compensation it uses (levels share parts). A bundle
-is read into memory, decompressed, hash-checked and handed to onnxruntime as bytes:
-no temporary files, so it works from a read-only or embedded location.
+The manifest lists each part's offset, compressed and plain size and sha256, the split
+metadata, and for each quality level which graphs and which compensation it uses (levels
+share parts). Parts are compressed one by one so that loading a level decompresses and
+hash-checks only its own parts (the FP32 graphs of `reference` are most of the file), and
+they go to onnxruntime as bytes: no temporary files, so a bundle works from a read-only or
+embedded location.
 """
 
 import hashlib
 import json
+import mmap
 import os
 import struct
 import tempfile
@@ -70,25 +74,27 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
         raise ValueError(f"default level {spec.default} is not one of {sorted(spec.levels)}")
     parts = dict(spec.parts)
     parts["config.json"] = json.dumps(spec.config, ensure_ascii=False).encode()
-    entries, offset = [], 0
-    for name, data in parts.items():
-        entries.append({"name": name, "offset": offset, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-        offset += len(data)
     for uses in spec.levels.values():
         for used in (uses.latent, uses.flow, uses.decoder, uses.compensation):
             if used is not None and used not in parts:
                 raise ValueError(f"level uses part {used}, which is not in the bundle")
+    compressor = zstandard.ZstdCompressor(level=compression, threads=-1, write_checksum=True)
+    blobs = {name: compressor.compress(data) for name, data in parts.items()}
+    entries, offset = [], 0
+    for name, data in parts.items():
+        entries.append({"name": name, "offset": offset, "stored": len(blobs[name]), "size": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest()})
+        offset += len(blobs[name])
     manifest = json.dumps({
         "format": FORMAT, "parts": entries, "meta": spec.meta, "default": spec.default,
         "levels": {name: vars(level) for name, level in spec.levels.items()}, "notes": spec.notes,
     }, indent=1).encode()
-    payload = b"".join([_LENGTH.pack(len(manifest)), manifest, *parts.values()])
-    compressed = zstandard.ZstdCompressor(level=compression, threads=-1).compress(payload)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(_HEADER.pack(MAGIC, FORMAT))
-            out.write(compressed)
+            out.write(_HEADER.pack(MAGIC, FORMAT) + _LENGTH.pack(len(manifest)) + manifest)
+            for blob in blobs.values():
+                out.write(blob)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -96,12 +102,11 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
 
 
 class Bundle:
-    """A bundle read into memory and verified."""
+    """A bundle's manifest, with its parts read, decompressed and checked on demand."""
 
-    def __init__(self, data: bytes, origin: str) -> None:
-        import zstandard
-
+    def __init__(self, data: bytes | mmap.mmap, origin: str) -> None:
         self.origin = origin
+        self._data = data
         if len(data) < _HEADER.size:
             raise VoiceError(f"voice bundle {origin} is truncated ({len(data)} bytes)")
         magic, version = _HEADER.unpack_from(data)
@@ -113,35 +118,54 @@ class Bundle:
         if version != FORMAT:
             raise VoiceError(f"voice bundle {origin} has old format {version}; rebuild it with `just models`")
         try:
-            payload = zstandard.ZstdDecompressor().decompress(data[_HEADER.size:])
-        except zstandard.ZstdError as exc:
-            raise VoiceError(f"voice bundle {origin} is truncated or corrupt: {exc}") from exc
-        try:
-            (length,) = _LENGTH.unpack_from(payload)
-            manifest = json.loads(payload[_LENGTH.size:_LENGTH.size + length])
-            body = memoryview(payload)[_LENGTH.size + length:]
-            self.parts: dict[str, bytes] = {}
-            for entry in manifest["parts"]:
-                part = bytes(body[entry["offset"]:entry["offset"] + entry["size"]])
-                if len(part) != entry["size"] or hashlib.sha256(part).hexdigest() != entry["sha256"]:
-                    raise VoiceError(f"voice bundle {origin}: part {entry['name']} fails its sha256 check")
-                self.parts[entry["name"]] = part
+            (length,) = _LENGTH.unpack_from(data, _HEADER.size)
+            start = _HEADER.size + _LENGTH.size
+            if start + length > len(data):
+                raise VoiceError(f"voice bundle {origin} is truncated (in its manifest)")
+            manifest = json.loads(bytes(data[start:start + length]))
+            self._body = start + length
+            self._entries = {entry["name"]: entry for entry in manifest["parts"]}
             self.meta: dict[str, Any] = manifest["meta"]
             self.default: str = manifest["default"]
             self.notes: dict[str, Any] = manifest.get("notes", {})
             self.levels = {name: Level(**level) for name, level in manifest["levels"].items()}
-            self.config = VoiceConfig.from_dict(json.loads(self.parts["config.json"]), origin)
+            last = max(e["offset"] + e["stored"] for e in self._entries.values())
         except VoiceError:
             raise
         except (KeyError, TypeError, ValueError, struct.error) as exc:
             raise VoiceError(f"voice bundle {origin} has a broken manifest: {exc!r}") from exc
+        if self._body + last > len(data):
+            raise VoiceError(f"voice bundle {origin} is truncated ({len(data)} bytes, "
+                             f"its manifest needs {self._body + last})")
+        self.config = VoiceConfig.from_dict(json.loads(self.part("config.json")), origin)
 
     @classmethod
     def read(cls, path: Path) -> "Bundle":
+        """Map the file (pages are read as parts are needed, and can be dropped again)."""
         try:
-            return cls(path.read_bytes(), str(path))
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         except OSError as exc:
             raise VoiceError(f"cannot read voice bundle {path}: {exc.strerror}") from exc
+        return cls(data, str(path))
+
+    def part(self, name: str) -> bytes:
+        """A part, decompressed and checked against its sha256."""
+        import zstandard
+
+        entry = self._entries.get(name)
+        if entry is None:
+            raise VoiceError(f"voice bundle {self.origin} has no part {name}")
+        start = self._body + entry["offset"]
+        try:
+            data = zstandard.ZstdDecompressor().decompress(self._data[start:start + entry["stored"]],
+                                                           max_output_size=entry["size"])
+        except zstandard.ZstdError as exc:
+            raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt ({exc})") from exc
+        if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise VoiceError(f"voice bundle {self.origin}: part {name} fails its sha256 check")
+        return data
 
     def level(self, quality: str | None = None) -> VoiceLevel:
         name = quality or self.default
@@ -150,11 +174,14 @@ class Bundle:
                              f"(it has: {', '.join(self.levels)})")
         level = self.levels[name]
         meta = self.meta
-        split = SplitVoice(
-            latent=self.parts[level.latent], flow=self.parts[level.flow], decoder=self.parts[level.decoder],
-            channels=int(meta["channels"]), hop=int(meta["hop"]), flow_pad=int(meta["flow_pad"]),
-            decoder_pad=int(meta["decoder_pad"]), multi_speaker=bool(meta["multi_speaker"]))
-        compensation = None
-        if level.compensation is not None:
-            compensation = Compensation.from_dict(json.loads(self.parts[level.compensation]))
+        try:
+            split = SplitVoice(
+                latent=self.part(level.latent), flow=self.part(level.flow), decoder=self.part(level.decoder),
+                channels=int(meta["channels"]), hop=int(meta["hop"]), flow_pad=int(meta["flow_pad"]),
+                decoder_pad=int(meta["decoder_pad"]), multi_speaker=bool(meta["multi_speaker"]))
+            compensation = None
+            if level.compensation is not None:
+                compensation = Compensation.from_dict(json.loads(self.part(level.compensation)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VoiceError(f"voice bundle {self.origin} has a broken level {name}: {exc!r}") from exc
         return VoiceLevel(self.config, split, compensation, name)

@@ -8,6 +8,7 @@ The first decoder window is small, so the first audio of a long sentence comes a
 latent graph and about 0.4 s worth of decoding, not after the whole sentence.
 """
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ class VoiceFiles:
     @classmethod
     def default(cls) -> "VoiceFiles":
         return cls(*paths.default_voice())
+
+
+def _unbytes(graph: Path | bytes) -> Path | bytes:
+    return b"" if isinstance(graph, bytes) else graph
 
 
 def check_voice(config: VoiceConfig, split: SplitVoice) -> None:
@@ -108,6 +113,9 @@ class Engine:
         streamer = Streamer(split, open_session(split.flow, threads, "the voice's flow graph"),
                             open_session(split.decoder, threads, "the voice's decoder graph"), pool)
         espeak = Espeak(paths.espeak_library(), paths.espeak_data())
+        # onnxruntime holds its own copy of each graph: do not keep the bundle's bytes too.
+        split = dataclasses.replace(split, latent=_unbytes(split.latent), flow=_unbytes(split.flow),
+                                    decoder=_unbytes(split.decoder))
         compensator = None
         if level.compensation is not None and compensate:
             # A window keeps at most all its frames (the last one, aligned to the end).

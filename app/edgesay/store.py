@@ -16,7 +16,7 @@ from .errors import VoiceError
 from .graphs import split_voice
 
 QUALITIES = ("fast", "balanced", "reference")
-PREPARE_FORMAT = 1  # bump when prepare.py makes different bundles, so caches are rebuilt
+PREPARE_FORMAT = 2  # bump when prepare.py makes different bundles, so caches are rebuilt
 EMBEDDED_NAME = "en_US-joe-medium"
 
 
