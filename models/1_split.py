@@ -11,6 +11,6 @@ model, config, work = voice_args(__doc__)
 split = split_voice(model, work / "cache")
 for name in ("latent", "flow", "decoder"):
     shutil.copyfile(getattr(split, name), work / f"{name}.fp32.onnx")
-meta = {k: getattr(split, k) for k in ("channels", "hop", "flow_pad", "decoder_pad", "multi_speaker")}
+meta = split.meta()
 (work / "meta.json").write_text(json.dumps(meta, indent=1))
 say(f"split {model.name}: {meta}")

@@ -31,7 +31,6 @@ FORMAT = 1
 SUFFIX = ".edgesay"
 _HEADER = struct.Struct("<8sI")
 _LENGTH = struct.Struct("<I")
-LEVELS = ("fast", "balanced", "reference")
 
 
 @dataclass(frozen=True)
@@ -173,12 +172,9 @@ class Bundle:
             raise VoiceError(f"voice bundle {self.origin} has no quality level {name!r} "
                              f"(it has: {', '.join(self.levels)})")
         level = self.levels[name]
-        meta = self.meta
         try:
-            split = SplitVoice(
-                latent=self.part(level.latent), flow=self.part(level.flow), decoder=self.part(level.decoder),
-                channels=int(meta["channels"]), hop=int(meta["hop"]), flow_pad=int(meta["flow_pad"]),
-                decoder_pad=int(meta["decoder_pad"]), multi_speaker=bool(meta["multi_speaker"]))
+            split = SplitVoice.from_meta(self.part(level.latent), self.part(level.flow), self.part(level.decoder),
+                                         self.meta)
             compensation = None
             if level.compensation is not None:
                 compensation = Compensation.from_dict(json.loads(self.part(level.compensation)))

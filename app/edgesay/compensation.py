@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mel import HOP, N_FFT, filterbank, frames, hann
+from .mel import HOP, N_FFT, filterbank, hann, log_mel
 from .pool import BufferPool
 
 FORMAT = 1
@@ -66,10 +66,6 @@ def _position(level: np.ndarray, span: tuple[float, float], cells: int) -> np.nd
     return np.clip((level - low) * ((cells - 1) / (high - low)), 0.0, cells - 1)
 
 
-def _log_mel_of(spectrum: np.ndarray, sample_rate: int) -> np.ndarray:
-    return np.log(np.maximum(np.abs(spectrum) @ filterbank(sample_rate).T, 1e-5))
-
-
 def calibrate(pairs: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int,
               band_cells: int = 33, frame_cells: int = 12,
               band_range: tuple[float, float] = (-12.0, 4.0),
@@ -78,8 +74,7 @@ def calibrate(pairs: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int,
     keys, diffs = [], []
     bands = filterbank(sample_rate).shape[0]
     for reference, quantized in pairs:
-        want = _log_mel_of(np.fft.rfft(frames(reference), axis=1), sample_rate)
-        have = _log_mel_of(np.fft.rfft(frames(quantized), axis=1), sample_rate)
+        want, have = log_mel(reference, sample_rate), log_mel(quantized, sample_rate)
         i = np.rint(_position(have, band_range, band_cells)).astype(np.int64)
         j = np.rint(_position(have.mean(axis=1, keepdims=True), frame_range, frame_cells)).astype(np.int64)
         keys.append(((np.arange(bands)[None, :] * band_cells + i) * frame_cells + j).ravel())
@@ -183,6 +178,7 @@ class _BandSums:
 _OVERLAP = N_FFT // HOP
 _WOLA_GAIN = 1.5
 _LEAD = N_FFT - HOP  # leading zeros, so that the first sample is covered by all four frames
+_FLUSH = np.zeros(N_FFT, np.float32)  # trailing zeros that push a sentence's last samples out
 
 
 class Compensator:
@@ -213,11 +209,6 @@ class Compensator:
         self._skip = _LEAD // HOP  # blocks that are only leading zeros
         self._pending = 0  # real samples received and not yet returned
 
-    def close(self) -> None:
-        self.pool.give(self._input)
-        self._input = np.empty(0, np.float32)
-        self.pool.give(self._frames)
-
     def process(self, samples: np.ndarray) -> np.ndarray:
         """The compensated samples that are final once `samples` is added (a new array)."""
         self._pending += len(samples)
@@ -226,7 +217,7 @@ class Compensator:
     def finish(self) -> np.ndarray:
         """The rest of the sentence; the compensator is then ready for the next one."""
         pending = self._pending
-        out = self._push(np.zeros(N_FFT, np.float32))[:pending]
+        out = self._push(_FLUSH)[:pending]
         self.reset()
         return out
 

@@ -39,6 +39,18 @@ class SplitVoice:
     decoder_pad: int  # the same for the decoder
     multi_speaker: bool
 
+    def meta(self) -> dict[str, int | bool]:
+        """What the engine must know besides the graphs (stored in caches and bundles)."""
+        return {"channels": self.channels, "hop": self.hop, "flow_pad": self.flow_pad,
+                "decoder_pad": self.decoder_pad, "multi_speaker": self.multi_speaker}
+
+    @classmethod
+    def from_meta(cls, latent: Path | bytes, flow: Path | bytes, decoder: Path | bytes,
+                  meta: dict) -> "SplitVoice":
+        return cls(latent=latent, flow=flow, decoder=decoder, channels=int(meta["channels"]),
+                   hop=int(meta["hop"]), flow_pad=int(meta["flow_pad"]), decoder_pad=int(meta["decoder_pad"]),
+                   multi_speaker=bool(meta["multi_speaker"]))
+
 
 def _producers(graph) -> dict[str, object]:
     return {out: node for node in graph.node for out in node.output}
@@ -167,16 +179,7 @@ def _load(folder: Path) -> SplitVoice:
     meta = json.loads((folder / "meta.json").read_text())
     if meta.get("format") != SPLIT_FORMAT:
         raise ValueError("old split format")
-    return SplitVoice(
-        latent=folder / "latent.onnx",
-        flow=folder / "flow.onnx",
-        decoder=folder / "decoder.onnx",
-        channels=int(meta["channels"]),
-        hop=int(meta["hop"]),
-        flow_pad=int(meta["flow_pad"]),
-        decoder_pad=int(meta["decoder_pad"]),
-        multi_speaker=bool(meta["multi_speaker"]),
-    )
+    return SplitVoice.from_meta(folder / "latent.onnx", folder / "flow.onnx", folder / "decoder.onnx", meta)
 
 
 def split_voice(model_path: Path, cache: Path) -> SplitVoice:

@@ -22,7 +22,6 @@ import onnx
 from .bundle import BundleSpec, Level
 from .compensation import Compensation, calibrate
 from .config import SynthesisSettings
-from .graphs import SplitVoice, split_voice
 from .quantize import Plan, decoder_last_stage, quantize
 
 CALIBRATION_TEXT = Path(__file__).with_name("calibration.txt")
@@ -144,10 +143,9 @@ def optimize(model: bytes) -> bytes:
         return out.read_bytes()
 
 
-def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes], compensations: dict[str, Compensation],
+def bundle_spec(meta: dict, config: dict, parts: dict[str, bytes], compensations: dict[str, Compensation],
                 notes: dict) -> BundleSpec:
-    meta = {"channels": split.channels, "hop": split.hop, "flow_pad": split.flow_pad,
-            "decoder_pad": split.decoder_pad, "multi_speaker": split.multi_speaker}
+    """`meta` is SplitVoice.meta() of the voice."""
     all_parts = dict(parts)
     for name, compensation in compensations.items():
         all_parts[f"compensation.{name}.json"] = json.dumps(compensation.to_dict()).encode()
@@ -159,13 +157,13 @@ def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes], compen
     return BundleSpec(config, meta, all_parts, levels, DEFAULT_LEVEL, notes)
 
 
-def prepare(model: Path, config_path: Path, cache: Path, progress: Progress = lambda _: None) -> BundleSpec:
+def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None) -> BundleSpec:
     """Every step for one voice, in memory: what `just models` does, for the engine."""
     from .engine import Engine, VoiceFiles
 
     progress("splitting")
-    split = split_voice(model, cache)
-    engine = Engine.load(VoiceFiles(model, config_path), threads=None, quality="reference")
+    engine = Engine.load(VoiceFiles(model, config_path), threads=None, quality="reference")  # splits, once
+    split = engine.split
     progress("calibration latents")
     latents = calibration_latents(engine)
     fp32 = {name: Path(getattr(split, name)).read_bytes() for name in ("latent", "flow", "decoder")}
@@ -186,4 +184,4 @@ def prepare(model: Path, config_path: Path, cache: Path, progress: Progress = la
         "decoder.int8.onnx": optimize(decoders["int8"]), "decoder.mixed.onnx": optimize(decoders["mixed"]),
     }
     config = json.loads(config_path.read_text())
-    return bundle_spec(split, config, parts, compensations, {"source": model.name})
+    return bundle_spec(split.meta(), config, parts, compensations, {"source": model.name})

@@ -8,12 +8,20 @@ needs every calibration tensor to have one shape, which our fixed streaming wind
 """
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
 PERCENTILE = 99.9
 
@@ -44,27 +52,19 @@ def decoder_last_stage(model: onnx.ModelProto) -> tuple[str, ...]:
     return tuple(names[start:])
 
 
-class _Feeds:
-    """onnxruntime's CalibrationDataReader protocol over a list of input dicts."""
+class _Feeds(CalibrationDataReader):
+    """The calibration inputs, one dict per run."""
 
     def __init__(self, feeds: Sequence[dict[str, np.ndarray]]) -> None:
-        self._items: Iterator[dict[str, np.ndarray]] = iter(feeds)
+        self._items = iter(feeds)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._items, None)
-
-    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
-        return self._items
-
-    def set_range(self, start_index: int, end_index: int) -> None:  # protocol; unused
-        pass
 
 
 def quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], plans: Sequence[Plan]) -> list[bytes]:
     """QDQ INT8 versions of the ONNX graph `model`, one per plan, calibrated once on `feeds`
     (collecting the activation histograms is most of the time)."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory(prefix="edgesay-quantize-") as scratch:
         source, prepared, output = (Path(scratch) / name for name in ("in.onnx", "pre.onnx", "out.onnx"))

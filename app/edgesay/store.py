@@ -33,7 +33,7 @@ def embedded_bundle() -> Path | None:
 
 
 def cached_bundle_path(model: Path, config: Path, cache: Path) -> Path:
-    stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in (model, config)]
+    stats = [(str(p.resolve()), s.st_size, s.st_mtime_ns) for p in (model, config) for s in [p.stat()]]
     key = hashlib.sha256(f"{PREPARE_FORMAT}:{stats}".encode()).hexdigest()[:24]
     return cache / "bundles" / f"{model.stem}-{key}{SUFFIX}"
 
@@ -52,7 +52,7 @@ def prepared_bundle(model: Path, config: Path, progress: Callable[[str], None] =
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise VoiceError(f"cannot write the voice cache in {cache}: {exc.strerror}") from exc
-        pack(prepare(model, config, cache, progress), path)
+        pack(prepare(model, config, progress), path)
     return path
 
 
