@@ -68,6 +68,20 @@ def test_a_config_that_does_not_match_the_graph_is_refused(tmp_path: Path) -> No
         Engine.load(VoiceFiles(TINY, default_voice()[1]), threads=1, quality="reference")
 
 
+def test_first_use_with_raw_output_keeps_stdout_pure_audio(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path / "cache")}  # nothing prepared yet
+    args = ("--voice", str(TINY), "--text", "Hello there.", "--raw", "--noise-scale", "0", "--noise-w", "0")
+    result = run_cli(*args, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert b"preparing the voice" in result.stderr
+    quiet = run_cli(*args, env=env)
+    assert quiet.stderr == b""  # prepared once, then cached
+    # The same audio as the run after preparation: nothing but 16-bit samples on stdout.
+    assert result.stdout == quiet.stdout and len(quiet.stdout) > 8000
+
+
 def test_cli_speaker_by_name_and_sample_rate(tmp_path: Path) -> None:
     out = tmp_path / "bob.wav"
     result = run_cli("--voice", str(TINY), "--speaker", "bob", "--text", "Hello.", "-o", str(out))

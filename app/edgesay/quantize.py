@@ -7,6 +7,8 @@ which cuts the hiss of the decoder's high-rate layers by about a fifth against m
 needs every calibration tensor to have one shape, which our fixed streaming windows give.
 """
 
+import contextlib
+import io
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,14 +77,16 @@ def quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], plans: Sequen
         # The first plan calibrates every tensor (op types None) and leaves the ranges in
         # the cache file; the others only read them.
         for plan in sorted(plans, key=lambda p: p.op_types is not None):
-            quantize_static(
-                str(prepared), str(output), _Feeds(feeds),
-                quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                nodes_to_exclude=list(plan.exclude),
-                op_types_to_quantize=list(plan.op_types) if plan.op_types else None,
-                calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": PERCENTILE},
-                calibration_cache_path=str(ranges),
-            )
+            # The calibrator print()s its progress: on stdout it would land in `--raw` audio.
+            with contextlib.redirect_stdout(io.StringIO()):
+                quantize_static(
+                    str(prepared), str(output), _Feeds(feeds),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    nodes_to_exclude=list(plan.exclude),
+                    op_types_to_quantize=list(plan.op_types) if plan.op_types else None,
+                    calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": PERCENTILE},
+                    calibration_cache_path=str(ranges),
+                )
             results.append((plan, output.read_bytes()))
         return [dict(results)[plan] for plan in plans]
