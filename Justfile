@@ -24,3 +24,4 @@ bench:
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
     python3 bench/ttfa_memory.py
     python3 bench/int8.py
+    python3 bench/wer.py

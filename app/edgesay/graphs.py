@@ -204,6 +204,9 @@ def split_voice(model_path: Path, cache: Path) -> SplitVoice:
             shutil.rmtree(scratch, ignore_errors=True)
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise VoiceError(f"voice model {model_path} cannot be split for streaming: {first}") from exc
+        except BaseException:  # Ctrl-C: leave no scratch folder behind
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         try:
             os.replace(scratch, folder)
         except OSError:  # another process won the race; use its copy
