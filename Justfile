@@ -25,3 +25,27 @@ bench:
     python3 bench/ttfa_memory.py
     python3 bench/int8.py
     python3 bench/wer.py
+
+# Build the native binary for this machine into build/out/<machine>/edgesay (needs `just models` first)
+build:
+    python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33
+    test -f app/edgesay/voices/en_US-joe-medium.edgesay || just models
+    python3 build/build.py
+
+# Build the aarch64 binary (glibc 2.31 floor) in a Debian bullseye arm64 root into build/out/aarch64/edgesay
+build-arm64:
+    test -f app/edgesay/voices/en_US-joe-medium.edgesay || just models
+    python3 -m pip install --quiet --root-user-action=ignore pyelftools==0.33
+    bash toolchains/aarch64-linux-gnu/build.sh
+
+# Run the command-line tests against the native binary (not the Python package)
+test-binary:
+    test -x build/out/$(uname -m)/edgesay || just build
+    python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
+    EDGESAY_BINARY=build/out/$(uname -m)/edgesay python3 -m pytest tests/test_cli.py tests/test_binary.py
+
+# Run the aarch64 binary under qemu in fresh minimal bookworm and bullseye arm64 roots (no Python)
+test-binary-arm64:
+    test -x build/out/aarch64/edgesay || just build-arm64
+    python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
+    EDGESAY_ARM64_BINARY=build/out/aarch64/edgesay python3 -m pytest tests/test_binary.py -k arm64

@@ -13,18 +13,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = ROOT.parent / "shared" / "eval" / "sentences.txt"
 LOCAL_SENTENCES = Path(__file__).parent / "data" / "sentences.txt"
+# The command under test: the Python package, or a built binary (`just test-binary`).
+BINARY = os.environ.get("EDGESAY_BINARY")
+CLI = [str(Path(BINARY).resolve())] if BINARY else [sys.executable, "-m", "edgesay"]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("edgesay-cache")
-    old = os.environ.get("EDGESAY_CACHE_DIR")
+    # XDG_CACHE_HOME too: that is where a binary unpacks itself.
+    saved = {name: os.environ.get(name) for name in ("EDGESAY_CACHE_DIR", "XDG_CACHE_HOME")}
     os.environ["EDGESAY_CACHE_DIR"] = str(path)
+    os.environ["XDG_CACHE_HOME"] = str(path / "xdg")
     yield path
-    if old is None:
-        os.environ.pop("EDGESAY_CACHE_DIR", None)
-    else:
-        os.environ["EDGESAY_CACHE_DIR"] = old
+    for name, old in saved.items():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -75,5 +81,5 @@ def speak(engine, text: str, **settings: float) -> np.ndarray:  # type: ignore[n
 def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 120, **kw):  # type: ignore[no-untyped-def]
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "edgesay", *args], input=stdin, capture_output=True,
+    return subprocess.run([*CLI, *args], input=stdin, capture_output=True,
                           timeout=timeout, **kw)

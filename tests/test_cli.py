@@ -2,9 +2,9 @@
 
 import json
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import run_cli
+from conftest import CLI, run_cli
 
 
 def wav(path: Path) -> tuple[np.ndarray, int]:
@@ -54,7 +54,7 @@ def test_wav_on_stdout_streams_with_a_header_players_accept(tmp_path: Path) -> N
     assert result.returncode == 0 and result.stdout[:4] == b"RIFF" and result.stdout[8:16] == b"WAVEfmt "
     path = tmp_path / "streamed.wav"
     with open(path, "wb") as f:  # stdout is a regular file: the sizes are patched at the end
-        subprocess.run([sys.executable, "-m", "edgesay", "--text", "Good morning.", "-o", "-"], stdout=f, check=True)
+        subprocess.run([*CLI, "--text", "Good morning.", "-o", "-"], stdout=f, check=True)
     audio, rate = wav(path)
     assert rate == 22050 and audio.size * 2 + 44 == path.stat().st_size
 
@@ -165,7 +165,7 @@ def test_unwritable_output(tmp_path: Path) -> None:
 
 def test_closed_pipe_exits_quietly() -> None:
     shell = subprocess.run(
-        f'"{sys.executable}" -m edgesay --text "This sentence is long enough to need several chunks of audio." '
+        f'{shlex.join(CLI)} --text "This sentence is long enough to need several chunks of audio." '
         "--raw | head -c 100 | wc -c; echo status=${PIPESTATUS[0]}",
         shell=True, capture_output=True, executable="/bin/bash", timeout=120)
     assert shell.stdout.split() == [b"100", b"status=0"]
@@ -176,7 +176,7 @@ def test_closed_pipe_exits_quietly() -> None:
 def test_interrupt_leaves_no_partial_file(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "long.wav"
     text = "This is a long text that keeps the engine busy for a while. " * 200
-    proc = subprocess.Popen([sys.executable, "-m", "edgesay", "-o", str(out)], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([*CLI, "-o", str(out)], stdin=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     assert proc.stdin is not None
     proc.stdin.write(text.encode() + b"\n")

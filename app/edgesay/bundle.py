@@ -79,21 +79,46 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
                 raise ValueError(f"level uses part {used}, which is not in the bundle")
     compressor = zstandard.ZstdCompressor(level=compression, threads=-1, write_checksum=True)
     blobs = {name: compressor.compress(data) for name, data in parts.items()}
-    entries, offset = [], 0
-    for name, data in parts.items():
-        entries.append({"name": name, "offset": offset, "stored": len(blobs[name]), "size": len(data),
-                        "sha256": hashlib.sha256(data).hexdigest()})
-        offset += len(blobs[name])
-    manifest = json.dumps({
-        "format": FORMAT, "parts": entries, "meta": spec.meta, "default": spec.default,
-        "levels": {name: vars(level) for name, level in spec.levels.items()}, "notes": spec.notes,
-    }, indent=1).encode()
+    entries = [{"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+               for name, data in parts.items()]
+    _write(path, entries, blobs, {"meta": spec.meta, "default": spec.default,
+                                  "levels": {name: vars(level) for name, level in spec.levels.items()},
+                                  "notes": spec.notes})
+
+
+def subset(source: "Bundle", levels: list[str], path: Path) -> None:
+    """Write a bundle with only `levels` and the parts they use, compressed parts copied as they are.
+
+    The binary embeds the default voice this way: without `reference`, whose FP32 graphs are
+    most of the file."""
+    unknown = [name for name in levels if name not in source.levels]
+    if unknown or not levels:
+        raise VoiceError(f"voice bundle {source.origin} has no level(s) {unknown or levels}")
+    kept = {name: source.levels[name] for name in levels}
+    used = ["config.json"] + [part for level in kept.values()
+                              for part in (level.latent, level.flow, level.decoder, level.compensation) if part]
+    names = list(dict.fromkeys(used))
+    blobs = {name: source.stored(name) for name in names}
+    entries = [{key: source._entries[name][key] for key in ("name", "size", "sha256")} for name in names]
+    default = source.default if source.default in kept else levels[0]
+    _write(path, entries, blobs, {"meta": source.meta, "default": default,
+                                  "levels": {name: vars(level) for name, level in kept.items()},
+                                  "notes": source.notes})
+
+
+def _write(path: Path, entries: list[dict[str, Any]], blobs: dict[str, bytes], rest: dict[str, Any]) -> None:
+    """Lay out the manifest (offsets follow the order of `entries`) and the parts, atomically."""
+    offset = 0
+    for entry in entries:
+        entry["offset"], entry["stored"] = offset, len(blobs[entry["name"]])
+        offset += entry["stored"]
+    manifest = json.dumps({"format": FORMAT, "parts": entries, **rest}, indent=1).encode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(_HEADER.pack(MAGIC, FORMAT) + _LENGTH.pack(len(manifest)) + manifest)
-            for blob in blobs.values():
-                out.write(blob)
+            for entry in entries:
+                out.write(blobs[entry["name"]])
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -149,6 +174,14 @@ class Bundle:
             raise VoiceError(f"cannot read voice bundle {path}: {exc.strerror}") from exc
         return cls(data, str(path))
 
+    def stored(self, name: str) -> bytes:
+        """A part as stored: one zstd frame."""
+        entry = self._entries.get(name)
+        if entry is None:
+            raise VoiceError(f"voice bundle {self.origin} has no part {name}")
+        start = self._body + entry["offset"]
+        return self._data[start:start + entry["stored"]]
+
     def part(self, name: str) -> bytes:
         """A part, decompressed and checked against its sha256."""
         import zstandard
@@ -156,10 +189,8 @@ class Bundle:
         entry = self._entries.get(name)
         if entry is None:
             raise VoiceError(f"voice bundle {self.origin} has no part {name}")
-        start = self._body + entry["offset"]
         try:
-            data = zstandard.ZstdDecompressor().decompress(self._data[start:start + entry["stored"]],
-                                                           max_output_size=entry["size"])
+            data = zstandard.ZstdDecompressor().decompress(self.stored(name), max_output_size=entry["size"])
         except zstandard.ZstdError as exc:
             raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt ({exc})") from exc
         if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:

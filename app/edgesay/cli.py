@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import __version__
+from . import __version__, onefile
 from .config import SynthesisSettings
 from .errors import EdgesayError, InputError, OutputError
 from .sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    onefile.remove_older_extractions()
     try:
         if args.list_voices:
             return list_voices(sys.stdout)

@@ -1,0 +1,130 @@
+"""Build the edgesay binary with Nuitka for the machine (or build root) this Python runs on.
+
+    python3 build/build.py [--out DIR] [--bundle FILE] [--jobs N] [--lto yes|no|auto]
+
+Reads build/options.toml (the only place with Nuitka options), trims the default voice bundle to
+the levels the binary embeds, names the build (version + content hash: the onefile extraction
+cache directory), runs Nuitka, and leaves in DIR (default build/out/<machine>):
+
+    edgesay        the binary
+    report.xml     Nuitka's compilation report (modules, data files, DLLs, timings)
+    build.json     what was built: id, seconds, size, Python, machine, glibc floor
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import tomllib
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "app"))
+sys.path.insert(0, str(REPO / "build"))
+
+from edgesay import __version__  # noqa: E402
+from edgesay.bundle import Bundle, subset  # noqa: E402
+from edgesay.store import EMBEDDED, EMBEDDED_NAME  # noqa: E402
+from elf_floor import glibc_floor  # noqa: E402
+
+# Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
+PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "espeakng-loader", "textual")
+
+
+def options_table() -> tuple[dict[str, object], list[str]]:
+    table = tomllib.loads((REPO / "build" / "options.toml").read_text())
+    return table["nuitka"], table["voice"]["levels"]
+
+
+def build_id(voice: Path) -> str:
+    """Version + a hash of everything that goes into the binary."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "app" / "edgesay").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".edgesay":
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    for path in (REPO / "build" / "options.toml", REPO / "build" / "nuitka-package.config.yml", voice):
+        digest.update(path.read_bytes())
+    for name in PINNED:
+        digest.update(f"{name}=={_version(name)}".encode())
+    digest.update(f"{platform.machine()} {sys.version}".encode())
+    return f"{__version__}-{digest.hexdigest()[:12]}"
+
+
+def nuitka_arguments(options: dict[str, object], fill: dict[str, str]) -> list[str]:
+    args = []
+    for key, value in options.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item is True:
+                args.append(f"--{key}")
+            elif item is not False:
+                text = str(item)
+                for name, replacement in fill.items():
+                    text = text.replace("{" + name + "}", replacement)
+                args.append(f"--{key}={text}")
+    return args
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "out" / platform.machine())
+    parser.add_argument("--bundle", type=Path, default=EMBEDDED,
+                        help="the full default voice bundle (made by `just models`)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--lto", choices=("yes", "no", "auto"), default="auto",
+                        help="link-time optimisation; `no` under emulation (the link is single-threaded)")
+    parser.add_argument("--nuitka-arg", action="append", default=[], help="one more Nuitka option (repeatable)")
+    args = parser.parse_args()
+    if not args.bundle.is_file():
+        sys.exit(f"build: no voice bundle at {args.bundle}; run `just models` first")
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    options, levels = options_table()
+
+    voice = out / "voice" / f"{EMBEDDED_NAME}.edgesay"
+    voice.parent.mkdir(exist_ok=True)
+    subset(Bundle.read(args.bundle), levels, voice)
+    ident = build_id(voice)
+    fill = {"OUT": str(out), "VOICE": str(voice), "BUILD_ID": ident}
+    work = out / "nuitka"
+    command = [sys.executable, "-m", "nuitka", *nuitka_arguments(options, fill),
+               f"--output-dir={work}", f"--jobs={args.jobs}", f"--lto={args.lto}",
+               *args.nuitka_arg, str(REPO / "app" / "edgesay")]
+    print("build:", " ".join(command), flush=True)
+    started = time.monotonic()
+    subprocess.run(command, cwd=REPO, check=True)
+    seconds = time.monotonic() - started
+
+    binary = out / "edgesay"
+    shutil.move(work / "edgesay", binary)
+    dist = next(work.glob("*.dist"), None)
+    floor = glibc_floor([binary, *(sorted(dist.rglob("*")) if dist else [])])
+    record = {
+        "build_id": ident, "seconds": round(seconds, 1), "size_bytes": binary.stat().st_size,
+        "voice_levels": levels, "voice_bytes": voice.stat().st_size, "machine": platform.machine(),
+        "python": platform.python_version(), "lto": args.lto, "jobs": args.jobs,
+        "glibc_floor": floor.highest, "glibc_by_file": floor.by_file,
+        "packages": {name: _version(name) for name in PINNED},
+    }
+    (out / "build.json").write_text(json.dumps(record, indent=1) + "\n")
+    print(f"build: {binary} ({binary.stat().st_size / 1e6:.1f} MB) in {seconds / 60:.1f} min, "
+          f"needs glibc {floor.highest}", flush=True)
+    return 0
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

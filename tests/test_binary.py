@@ -1,0 +1,150 @@
+"""The built binary itself: what only a onefile executable can get wrong.
+
+`just test-binary` runs this file and test_cli.py with EDGESAY_BINARY set to the native binary;
+`just test-binary-arm64` runs the ARM64 half with EDGESAY_ARM64_BINARY set, in fresh minimal
+arm64 root file systems under qemu (no Python in them). Without those variables these tests
+are skipped: the default run tests the package, and building takes longer than it.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import BINARY, ROOT
+
+ARM64_BINARY = os.environ.get("EDGESAY_ARM64_BINARY")
+ROOTS = Path(os.environ.get("EDGESAY_TEST_ROOTS", "/var/cache/edgesay/test-roots"))
+ROOT_SH = ROOT / "toolchains" / "aarch64-linux-gnu" / "root.sh"
+native = pytest.mark.skipif(not BINARY, reason="set EDGESAY_BINARY (just test-binary)")
+arm64 = pytest.mark.skipif(not ARM64_BINARY, reason="set EDGESAY_ARM64_BINARY (just test-binary-arm64)")
+
+# How close the binary's audio must be to the Python engine's on the same bundle and level. On
+# the same machine they run the same graphs with the same kernels: identical. Under qemu the
+# ARM kernels of onnxruntime round differently (NEON instead of AVX2, other INT8 paths), and a
+# duration that rounds to another frame shifts everything after it, so the comparison is
+# Mel-domain after alignment (edgesay.quality), with the bar we hold the INT8 levels to.
+SAME_MACHINE_MAX_DIFF = 0
+CROSS_MACHINE_MAX_L1 = 0.10
+CROSS_MACHINE_MAX_LENGTH_RATIO = 0.03
+
+
+def extraction_dirs(cache: Path) -> list[Path]:
+    folder = cache / "xdg" / "edgesay" / "bin"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def python_engine_audio(balanced, text: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from conftest import speak
+
+    return speak(balanced, text)
+
+
+@native
+def test_second_start_does_not_unpack_again(cache_dir: Path) -> None:
+    assert subprocess.run([BINARY, "--version"], capture_output=True, check=True).stdout.startswith(b"edgesay")
+    (first,) = extraction_dirs(cache_dir)
+    inner = first / "edgesay"
+    before = inner.stat()
+    assert subprocess.run([BINARY, "--version"], capture_output=True, check=True).returncode == 0
+    after = inner.stat()
+    assert extraction_dirs(cache_dir) == [first]
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+
+
+@native
+def test_older_unpacked_versions_are_removed(cache_dir: Path, tmp_path: Path) -> None:
+    subprocess.run([BINARY, "--version"], capture_output=True, check=True)
+    (current,) = extraction_dirs(cache_dir)
+    old = current.parent / "0.0.1-0123456789ab"
+    (old / "edgesay").mkdir(parents=True)
+    (old / "edgesay" / "stale.bin").write_bytes(b"x" * 1000)
+    result = subprocess.run([BINARY, "--text", "Hi.", "-o", str(tmp_path / "hi.wav")], capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert extraction_dirs(cache_dir) == [current]
+
+
+@native
+def test_audio_is_the_python_engines(balanced, eval_sentences: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Same machine, same bundle and level: the same samples."""
+    if os.environ.get("EDGESAY_BINARY_BUNDLE_DIFFERS"):
+        pytest.skip("the binary embeds another bundle than the package")
+    for text in eval_sentences[:4]:
+        result = subprocess.run([BINARY, "--text", text, "--raw", "--threads", "1"], capture_output=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        ours = np.frombuffer(result.stdout, np.int16)
+        theirs = python_engine_audio(balanced, text)
+        assert ours.size == theirs.size
+        assert int(np.abs(ours.astype(np.int32) - theirs).max()) <= SAME_MACHINE_MAX_DIFF
+
+
+@native
+def test_binary_needs_no_python_packages(tmp_path: Path) -> None:
+    """Nothing from site-packages or the repo: an empty environment, another directory."""
+    out = tmp_path / "x.wav"
+    env = {"PATH": "/nonexistent", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run([BINARY, "--text", "Hello.", "-o", str(out)], capture_output=True, env=env,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 10_000
+
+
+# --- aarch64, under qemu, in bare root file systems ------------------------------------------
+
+def bare_root(suite: str) -> Path:
+    """A minimal arm64 Debian (debootstrap minbase: no Python), made once and reused."""
+    root = ROOTS / f"{suite}-arm64"
+    if not (root / ".edgesay" / "debootstrap").exists():
+        subprocess.run(["bash", str(ROOT_SH), "create", str(root), suite], check=True)
+    assert not (root / "usr" / "bin" / "python3").exists(), f"{root} has a Python"
+    shutil.copy2(str(ARM64_BINARY), root / "usr" / "local" / "bin" / "edgesay")
+    return root
+
+
+def in_root(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["bash", str(ROOT_SH), "run", str(root), *args], input=stdin, capture_output=True,
+                          timeout=900)
+
+
+def glibc_version(root: Path) -> str:
+    result = in_root(root, "sh", "-c", "ldd --version | head -1")
+    return result.stdout.decode().split()[-1]
+
+
+@arm64
+@pytest.mark.parametrize(("suite", "glibc"), [("bookworm", "2.36"), ("bullseye", "2.31")])
+def test_arm64_binary_speaks_in_a_bare_root(suite: str, glibc: str, balanced,  # type: ignore[no-untyped-def]
+                                            eval_sentences: list[str]) -> None:
+    from edgesay.quality import compare
+
+    root = bare_root(suite)
+    assert glibc_version(root) == glibc
+    assert in_root(root, "sh", "-c", "command -v python3 || echo none").stdout.strip() == b"none"
+    texts = eval_sentences[:3]
+    for text in texts:
+        result = in_root(root, "edgesay", "--text", text, "--raw")
+        assert result.returncode == 0, result.stderr.decode()[-2000:]
+        ours = np.frombuffer(result.stdout, np.int16)
+        theirs = python_engine_audio(balanced, text)
+        assert abs(ours.size - theirs.size) <= CROSS_MACHINE_MAX_LENGTH_RATIO * theirs.size, (ours.size, theirs.size)
+        comparison = compare(theirs.astype(np.float32) / 32768, ours.astype(np.float32) / 32768)
+        assert comparison.log_mel_l1 <= CROSS_MACHINE_MAX_L1, (text, comparison)
+
+
+@arm64
+def test_arm64_binary_files_flags_and_errors() -> None:
+    root = bare_root("bullseye")
+    result = in_root(root, "sh", "-c", "edgesay --text 'Hello there.' -o /tmp/x.wav && wc -c < /tmp/x.wav")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert int(result.stdout) > 20_000
+    result = in_root(root, "edgesay", "--quality", "fast", "--length-scale", "1.3", "--raw", stdin=b"One.\nTwo.\n")
+    assert result.returncode == 0 and len(result.stdout) > 20_000
+    result = in_root(root, "edgesay", "--text", "", "-o", "/tmp/y.wav")
+    assert result.returncode == 2 and result.stderr.decode().strip() == "edgesay: nothing to speak"
+    result = in_root(root, "edgesay", "--voice", "/nope.onnx", "--text", "hi")
+    assert result.returncode == 3 and b"does not exist" in result.stderr
+    result = in_root(root, "sh", "-c", "edgesay --text 'Closing the pipe early is fine.' --raw | head -c 10 | wc -c")
+    assert result.stdout.strip() == b"10" and b"Traceback" not in result.stderr

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `just build-arm64`: the aarch64 glibc binary, built on an x86_64 (or aarch64) Linux machine.
+#
+# Nuitka cannot cross-compile: it must run under an aarch64 Python. So the build runs inside a
+# Debian bullseye arm64 root file system (qemu-user through binfmt_misc when the machine is not
+# ARM), which fixes the glibc floor at 2.31 (Raspberry Pi OS bullseye, Ubuntu 20.04, JetPack 5).
+# Python-level work runs under emulation; the C compiler is zig, a static x86_64 executable that
+# runs natively inside the root and targets aarch64-linux-gnu.2.31, so the C side is not emulated.
+#
+# Everything slow is done once and kept in $EDGESAY_TOOLCHAIN_CACHE (default /var/cache/edgesay):
+# the root, zig, CPython 3.11 (built from Debian's source tarball; bullseye's own Python is 3.9),
+# a wheelhouse of pinned aarch64 wheels, and Nuitka's and zig's caches inside the root.
+#
+#   build.sh [OUT]      OUT defaults to build/out/aarch64 in the repo
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+OUT=${1:-$REPO/build/out/aarch64}
+CACHE=${EDGESAY_TOOLCHAIN_CACHE:-/var/cache/edgesay}
+ROOT=$CACHE/bullseye-build
+JOBS=${EDGESAY_BUILD_JOBS:-$(nproc)}
+
+PYTHON_VERSION=3.11.2
+PYTHON_URL=http://deb.debian.org/debian/pool/main/p/python3.11/python3.11_$PYTHON_VERSION.orig.tar.gz
+PYTHON_SHA256=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
+ZIG_VERSION=0.17.1
+# What the CPython build uses from Debian: headers of the C libraries it links, and the tools.
+PACKAGES=gcc,g++,make,patchelf,ccache,ca-certificates,libssl-dev,zlib1g-dev,libffi-dev,libbz2-dev,liblzma-dev,libsqlite3-dev,uuid-dev,xz-utils
+
+started=$SECONDS
+step() { printf 'build-arm64 [%4ds]: %s\n' $((SECONDS - started)) "$*" >&2; }
+mkdir -p "$CACHE"
+
+step "root file system (Debian bullseye arm64) in $ROOT"
+"$HERE/root.sh" create "$ROOT" bullseye "$PACKAGES"
+
+if [ "$(cat "$ROOT/.edgesay/zig" 2>/dev/null)" != "$ZIG_VERSION" ]; then
+    step "zig $ZIG_VERSION (from PyPI's ziglang wheel, for this machine)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: "ziglang==$ZIG_VERSION" -d "$CACHE/zig"
+    rm -rf "$ROOT/opt/zig" "$CACHE/zig/unpacked"
+    python3 -m zipfile -e "$CACHE"/zig/ziglang-"$ZIG_VERSION"-*.whl "$CACHE/zig/unpacked"
+    mv "$CACHE/zig/unpacked/ziglang" "$ROOT/opt/zig"
+    chmod +x "$ROOT/opt/zig/zig"
+    install -m 755 "$HERE/zig-wrapper.sh" "$ROOT/usr/local/bin/zig"
+    echo "$ZIG_VERSION" > "$ROOT/.edgesay/zig"
+fi
+
+if [ "$(cat "$ROOT/.edgesay/python" 2>/dev/null)" != "$PYTHON_VERSION" ]; then
+    step "CPython $PYTHON_VERSION for glibc 2.31 (once; about 15 minutes under emulation)"
+    tarball=$CACHE/python3.11_$PYTHON_VERSION.orig.tar.gz
+    [ -s "$tarball" ] || curl -fsSL "$PYTHON_URL" -o "$tarball"
+    echo "$PYTHON_SHA256  $tarball" | sha256sum -c --quiet
+    rm -rf "$ROOT/build/python" && mkdir -p "$ROOT/build/python"
+    tar -xzf "$tarball" -C "$ROOT/build/python" --strip-components=1
+    install -m 755 "$HERE/python.sh" "$ROOT/build/python.sh"
+    "$HERE/root.sh" run "$ROOT" /build/python.sh /build/python "$JOBS"
+    rm -rf "$ROOT/build/python"
+    echo "$PYTHON_VERSION" > "$ROOT/.edgesay/python"
+fi
+
+requirements=$(sha256sum "$HERE/requirements.txt" | cut -c1-16)
+if [ "$(cat "$ROOT/.edgesay/requirements" 2>/dev/null)" != "$requirements" ]; then
+    step "Python packages (pinned in requirements.txt; aarch64 wheels fetched here, cached)"
+    mkdir -p "$CACHE/wheelhouse"
+    grep -v '^nuitka==' "$HERE/requirements.txt" | grep -v '^#' > "$CACHE/wheelhouse/binary.txt"
+    python3 -m pip download --quiet --only-binary=:all: --no-deps -d "$CACHE/wheelhouse" \
+        --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 --python-version 3.11 \
+        --implementation cp -r "$CACHE/wheelhouse/binary.txt"
+    # Nuitka comes as source only; its build is pure Python and runs inside the root.
+    python3 -m pip download --quiet --no-binary :all: --no-deps -d "$CACHE/wheelhouse" \
+        "$(grep '^nuitka==' "$HERE/requirements.txt")"
+    cp "$HERE/requirements.txt" "$CACHE/wheelhouse/requirements.txt"
+    EDGESAY_ROOT_BIND="$CACHE/wheelhouse:/wheelhouse" "$HERE/root.sh" run "$ROOT" \
+        python3 -m pip install --quiet --root-user-action=ignore --disable-pip-version-check \
+        --no-index --find-links /wheelhouse -r /wheelhouse/requirements.txt
+    echo "$requirements" > "$ROOT/.edgesay/requirements"
+fi
+
+step "Nuitka build (Python under emulation, C through zig)"
+mkdir -p "$OUT"
+EDGESAY_ROOT_BIND="$REPO:/src $OUT:/out" "$HERE/root.sh" run "$ROOT" \
+    sh -c "cd /src && python3 build/build.py --out /out --jobs $JOBS --lto no --nuitka-arg=--zig"
+step "done: $OUT/edgesay"
