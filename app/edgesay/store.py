@@ -5,6 +5,7 @@ The reference level needs no bundle: it is the FP32 split of the Piper voice its
 """
 
 import hashlib
+import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,16 +39,25 @@ def cached_bundle_path(model: Path, config: Path, cache: Path) -> Path:
     return cache / "bundles" / f"{model.stem}-{key}{SUFFIX}"
 
 
+def check_can_prepare(model: Path) -> None:
+    """Splitting and quantizing a Piper voice needs the onnx package, which the binary leaves
+    out (it is a fifth of its compiled code): there, Piper voices come as bundles."""
+    if importlib.util.find_spec("onnx") is None:
+        raise VoiceError(f"{model} is a Piper voice, and this edgesay reads only voice bundles: make "
+                         f"{model.stem}{SUFFIX} with the Python package (`just models {model}`) and pass that")
+
+
 def prepared_bundle(model: Path, config: Path, progress: Callable[[str], None] = _stderr) -> Path:
     """The cached bundle for a Piper voice, made now if there is none."""
-    from .prepare import prepare
-
     for needed in (model, config):
         if not needed.is_file():
             raise VoiceError(f"voice file {needed} does not exist")
     cache = paths.cache_dir()
     path = cached_bundle_path(model, config, cache)
     if not path.is_file():
+        check_can_prepare(model)
+        from .prepare import prepare
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -80,5 +90,6 @@ def load_level(model: Path | None, config: Path | None, quality: str | None,
         raise VoiceError(f"voice config {config} does not exist (expected next to {model.name})")
     parsed = VoiceConfig.from_file(config)  # a bad config is reported before any long preparation
     if quality == "reference":
+        check_can_prepare(model)
         return VoiceLevel(parsed, split_voice(model, paths.cache_dir()), None, "reference")
     return Bundle.read(prepared_bundle(model, config, progress)).level(quality)

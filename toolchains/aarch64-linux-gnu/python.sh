@@ -18,6 +18,8 @@ done
 
 cd "$SRC"
 export CC="zig cc" CXX="zig c++" AR="zig ar" RANLIB="zig ranlib"
+# zig turns __DATE__ (in getbuildinfo.c) into an error for reproducibility; allow it.
+export CFLAGS="-Wno-date-time"
 export CPPFLAGS="-I/opt/deps/include" LDFLAGS="-L/opt/deps/lib -Wl,-rpath-link,/usr/lib/aarch64-linux-gnu"
 ./configure --prefix=/opt/python --build=aarch64-unknown-linux-gnu --disable-test-modules \
     --with-ensurepip=install --without-doc-strings >/tmp/python-configure.log
