@@ -92,6 +92,34 @@ def test_binary_needs_no_python_packages(tmp_path: Path) -> None:
     assert out.stat().st_size > 10_000
 
 
+@native
+def test_a_piper_voice_needs_a_bundle(tmp_path: Path) -> None:
+    from edgesay.paths import default_voice
+
+    model, config = default_voice()
+    (tmp_path / "mine.onnx").symlink_to(model)
+    (tmp_path / "mine.onnx.json").write_bytes(config.read_bytes())
+    result = subprocess.run([BINARY, "--voice", str(tmp_path / "mine.onnx"), "--text", "Hi.", "-o",
+                             str(tmp_path / "x.wav")], capture_output=True, timeout=120)
+    err = result.stderr.decode()
+    assert result.returncode == 3 and len(err.strip().splitlines()) == 1, err
+    assert "reads only voice bundles" in err and "mine.edgesay" in err
+    assert not (tmp_path / "x.wav").exists()
+
+
+@native
+def test_any_bundle_by_path_at_any_of_its_levels(default_bundle: Path, tmp_path: Path) -> None:
+    """The full bundle (with `reference`, which the embedded copy leaves out)."""
+    for quality in ("reference", "fast"):
+        out = tmp_path / f"{quality}.wav"
+        result = subprocess.run([BINARY, "--voice", str(default_bundle), "--quality", quality, "--text",
+                                 "Hi there.", "-o", str(out)], capture_output=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert out.stat().st_size > 10_000
+    result = subprocess.run([BINARY, "--quality", "reference", "--text", "Hi."], capture_output=True, timeout=120)
+    assert result.returncode == 3 and b"has no quality level 'reference'" in result.stderr
+
+
 # --- aarch64, under qemu, in bare root file systems ------------------------------------------
 
 def bare_root(suite: str) -> Path:

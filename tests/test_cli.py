@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CLI, run_cli
+from conftest import BINARY, CLI, run_cli
 
 
 def wav(path: Path) -> tuple[np.ndarray, int]:
@@ -94,6 +94,7 @@ def test_version_help_and_list_voices() -> None:
     assert "en_US-joe-medium (default)" in voices and "22050 Hz" in voices
 
 
+@pytest.mark.skipif(bool(BINARY), reason="the binary reads voice bundles only (test_binary.py)")
 def test_custom_voice_by_path(tmp_path: Path) -> None:
     from edgesay.paths import default_voice
 

@@ -1,3 +1,3 @@
-from .cli import main
+from edgesay.cli import main  # absolute: the compiled binary runs this file as the top-level module
 
 raise SystemExit(main())
