@@ -24,7 +24,7 @@ from .config import SynthesisSettings, VoiceConfig
 from .errors import InputError, VoiceError
 from .espeak import Espeak
 from .graphs import SplitVoice
-from .inference import Latent, Streamer, open_session
+from .inference import Latent, Streamer, open_session, seed_noise
 from .mel import N_FFT
 from .normalize import normalize
 from .phoneme_ids import phonemes_to_ids, split_phonemes
@@ -109,6 +109,7 @@ class Engine:
         config, split = level.config, level.split
         check_voice(config, split)
         pool = BufferPool()
+        seed_noise()
         latent = Latent(open_session(split.latent, threads, "the voice's latent graph"))
         streamer = Streamer(split, open_session(split.flow, threads, "the voice's flow graph"),
                             open_session(split.decoder, threads, "the voice's decoder graph"), pool)

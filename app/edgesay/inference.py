@@ -33,6 +33,18 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
+NOISE_SEED = 0
+
+
+def seed_noise() -> None:
+    """Seed the latent graph's noise (its RandomNormalLike nodes have no seed attribute).
+
+    onnxruntime seeds such a node from a process-wide value when a session is made; left
+    alone, the same text came out differently from the package and from the binary. Seeded,
+    the n-th utterance after loading gets the same noise in every process, binary or not."""
+    ort.set_seed(NOISE_SEED)
+
+
 def open_session(graph: Path | bytes, threads: int, origin: str = "") -> ort.InferenceSession:
     """A session for a graph file, or for graph bytes (from a bundle, never written to disk)."""
     source = graph if isinstance(graph, bytes) else str(graph)

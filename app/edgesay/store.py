@@ -42,7 +42,11 @@ def cached_bundle_path(model: Path, config: Path, cache: Path) -> Path:
 def check_can_prepare(model: Path) -> None:
     """Splitting and quantizing a Piper voice needs the onnx package, which the binary leaves
     out (it is a fifth of its compiled code): there, Piper voices come as bundles."""
-    if importlib.util.find_spec("onnx") is None:
+    try:
+        available = importlib.util.find_spec("onnx") is not None
+    except ImportError:  # Nuitka raises for a module excluded from the build
+        available = False
+    if not available:
         raise VoiceError(f"{model} is a Piper voice, and this edgesay reads only voice bundles: make "
                          f"{model.stem}{SUFFIX} with the Python package (`just models {model}`) and pass that")
 

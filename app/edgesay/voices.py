@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
-from .bundle import SUFFIX
+from .bundle import SUFFIX, Bundle
 from .engine import VoiceFiles
 from .errors import VoiceError
+from .store import embedded_bundle
 
 DEFAULT_NAME = "en_US-joe-medium"
 
@@ -55,9 +56,22 @@ def _info(model: Path, name: str) -> VoiceInfo | None:
         return None
 
 
+def _bundle_info(path: Path, name: str) -> VoiceInfo | None:
+    try:
+        config = Bundle.read(path).config
+    except VoiceError:
+        return None
+    return VoiceInfo(name, path, config.sample_rate, config.num_speakers, config.espeak_voice)
+
+
 def list_voices() -> list[VoiceInfo]:
-    voices = [v for v in [_info(paths.default_voice()[0], DEFAULT_NAME + " (default)")] if v]
+    # The embedded bundle when there is one (always in the binary, which has no Piper package).
+    embedded = embedded_bundle()
+    default = (_bundle_info(embedded, DEFAULT_NAME + " (default)") if embedded
+               else _info(paths.default_voice()[0], DEFAULT_NAME + " (default)"))
+    voices = [default] if default else []
     for folder in voice_dirs():
         if folder.is_dir():
             voices += [v for m in sorted(folder.glob("*.onnx")) if (v := _info(m, m.stem))]
+            voices += [v for m in sorted(folder.glob(f"*{SUFFIX}")) if (v := _bundle_info(m, m.stem))]
     return voices
