@@ -16,7 +16,7 @@ models voice="":
 
 # Lint and type-check
 lint:
-    ruff check app tests bench
+    ruff check app tests bench build
     mypy
 
 # Benchmarks against Piper on this machine: time to first audio, memory, INT8 speed and quality (results in bench/results/)
