@@ -15,7 +15,8 @@ class SentenceTimings:
     phonemes: float = 0.0  # espeak-ng and id mapping
     latent: float = 0.0  # encoder, durations, noise
     flow: float = 0.0
-    windows: list[float] = field(default_factory=list)  # each decoder window
+    windows: list[float] = field(default_factory=list)  # each decoder window (compensation included)
+    compensation: float = 0.0  # the Mel gain compensation's share of the windows
     first_audio: float = 0.0  # from the start of synthesis to this sentence's first chunk
 
 

@@ -179,6 +179,15 @@ def _settings(args: argparse.Namespace, engine: "Engine", speaker: int | str | N
         sentence_silence=args.sentence_silence, volume=args.volume)
 
 
+def field_test(args: argparse.Namespace) -> int:
+    """No text and a terminal: the field-testing TUI."""
+    from .tui import Choices, run
+
+    settings = SynthesisSettings(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
+                                 sentence_silence=args.sentence_silence, volume=args.volume)
+    return run(Choices(args.voice, args.quality, args.threads), settings)
+
+
 def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
     from .engine import Engine
     from .voices import resolve
@@ -240,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_voices:
             return list_voices(sys.stdout)
         if args.text is None and sys.stdin.isatty():
-            parser.print_help()  # the field-testing TUI will live here
-            return 0
+            return field_test(args)
         return speak(args, sys.stdin.buffer)
     except EdgesayError as exc:
         print(f"edgesay: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ latent graph and about 0.4 s worth of decoding, not after the whole sentence.
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,7 +129,7 @@ class Engine:
         phonemes = "".join(self.espeak.clause_phonemes(self.config.espeak_voice, c) for c in sentence.clauses)
         return phonemes_to_ids(split_phonemes(phonemes, self.config.vowel_clusters), self.config)
 
-    def synthesize(self, text: str, settings: SynthesisSettings | None = None) -> Iterator[AudioChunk]:
+    def synthesize(self, text: str, settings: SynthesisSettings | None = None) -> Generator[AudioChunk, None, None]:
         """Chunks of speech for `text`, each yielded as soon as it is decoded."""
         settings = settings or SynthesisSettings()
         started = time.perf_counter()
@@ -174,7 +174,7 @@ class Engine:
                 first, last = (window.keep_start - window.start) * hop, (window.keep_stop - window.start) * hop
                 kept = samples.reshape(-1)[first:last]
                 try:
-                    pcm = self._finish_audio(kept, settings.volume, n == len(windows) - 1)
+                    pcm = self._finish_audio(kept, settings.volume, n == len(windows) - 1, timings)
                 finally:
                     self.pool.give(samples)
                 timings.windows.append(time.perf_counter() - t0)
@@ -189,17 +189,21 @@ class Engine:
             if self.compensator is not None:
                 self.compensator.reset()  # a sentence cut short leaves no tail for the next
 
-    def _finish_audio(self, samples: np.ndarray, volume: float, last: bool) -> np.ndarray:
+    def _finish_audio(self, samples: np.ndarray, volume: float, last: bool, timings: SentenceTimings) -> np.ndarray:
         """Compensated (INT8 levels) and converted to a pooled int16 array."""
         if self.compensator is None:
             return to_pcm16(samples, volume, self.pool)
+        t0 = time.perf_counter()
         head = self.compensator.process(samples)
+        timings.compensation += time.perf_counter() - t0
         if not last:
             return to_pcm16(head, volume, self.pool)
         with self.pool.lend((len(samples) + N_FFT,)) as joined:
             count = len(head)
             joined[:count] = head
+            t0 = time.perf_counter()
             tail = self.compensator.finish()
+            timings.compensation += time.perf_counter() - t0
             joined[count:count + len(tail)] = tail
             return to_pcm16(joined[:count + len(tail)], volume, self.pool)
 
