@@ -43,6 +43,7 @@ from .sysinfo import SystemMonitor, SystemSample
 
 HISTORY = 10  # utterances kept for replay and plotted
 REFRESH_SECONDS = 1.0  # system panel; cheap (a few /proc reads) and calm to read
+DEFAULT_VOICE = "default"
 DEFAULT_TEXT = "Hello from edgesay. This is how fast this device speaks."
 
 
@@ -151,9 +152,12 @@ class EdgesayApp(App[None]):
     # --- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        voice_options = [(v.name, str(v.path)) for v in voices.list_voices()]
-        default_voice = self.choices.voice if self.choices.voice in {p for _, p in voice_options} else (
-            voice_options[0][1] if voice_options else Select.BLANK)
+        found = voices.list_voices()
+        # The default voice is "default" (None to the loader); others by path.
+        voice_options = [(v.name, DEFAULT_VOICE if v.name.endswith("(default)") else str(v.path)) for v in found]
+        if self.choices.voice and self.choices.voice not in {value for _, value in voice_options}:
+            voice_options.append((self.choices.voice, self.choices.voice))
+        default_voice = self.choices.voice or DEFAULT_VOICE
         yield Header()
         with Horizontal():
             with Vertical(id="left"):
@@ -166,7 +170,7 @@ class EdgesayApp(App[None]):
                 with Horizontal(classes="row"):
                     with Vertical(classes="field"):
                         yield Label("voice (F2)")
-                        yield Select(voice_options, value=default_voice, allow_blank=not voice_options, id="voice")
+                        yield Select(voice_options, value=default_voice, allow_blank=False, id="voice")
                     with Vertical(classes="field"):
                         yield Label("quality (F3)")
                         yield Select([(q, q) for q in QUALITIES], value=self.choices.quality or "balanced",
@@ -242,7 +246,7 @@ class EdgesayApp(App[None]):
     @on(Select.Changed)
     def _choice_changed(self, event: Select.Changed) -> None:
         if event.select.id == "voice" and isinstance(event.value, str):
-            self._reload(voice=event.value)
+            self._reload(voice=None if event.value == DEFAULT_VOICE else event.value)
         elif event.select.id == "quality" and isinstance(event.value, str):
             self._reload(quality=event.value)
 
