@@ -241,7 +241,8 @@ def test_end_to_end_in_a_terminal(tmp_path: Path) -> None:
     command = f"cd {shlex.quote(str(tmp_path))} && {shlex.join(CLI)}; sleep 30"
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-                    "-e", f"EDGESAY_CACHE_DIR={env['EDGESAY_CACHE_DIR']}", "-e", f"XDG_CACHE_HOME={env['XDG_CACHE_HOME']}",
+                    "-e", f"EDGESAY_CACHE_DIR={env['EDGESAY_CACHE_DIR']}",
+                    "-e", f"XDG_CACHE_HOME={env['XDG_CACHE_HOME']}",
                     "-e", "TERM=xterm-256color", command], check=True, env=env)
     try:
         def screen() -> str:

@@ -73,6 +73,13 @@ if [ "$(cat "$ROOT/.edgesay/requirements" 2>/dev/null)" != "$requirements" ]; th
     EDGESAY_ROOT_BIND="$CACHE/wheelhouse:/wheelhouse" "$HERE/root.sh" run "$ROOT" \
         python3 -m pip install --quiet --root-user-action=ignore --disable-pip-version-check \
         --no-index --find-links /wheelhouse -r /wheelhouse/requirements.txt
+    # Some wheels ship debug info (zstandard's C backend: 10.6 MB, 0.9 MB without), and the
+    # binary carries what is installed here. Only files with debug sections, and never the
+    # libraries auditwheel patched (*.libs/): strip breaks their program headers.
+    "$HERE/root.sh" run "$ROOT" sh -c 'find /opt/python/lib/python3.11/site-packages -name "*.so*" -type f \
+        -not -path "*.libs/*" | while read -r f; do
+            if readelf -S "$f" 2>/dev/null | grep -q "\.debug_info"; then strip --strip-debug "$f"; fi
+        done'
     echo "$requirements" > "$ROOT/.edgesay/requirements"
 fi
 
