@@ -236,7 +236,8 @@ class EdgesayApp(App[None]):
         if choices != self.choices:
             return  # the user changed their mind while it loaded
         self.engine = engine
-        self.status(f"ready: {Path(engine.config.name).stem or 'voice'} at {engine.quality}, {engine.threads} thread(s), "
+        name = Path(engine.config.name).stem or "voice"
+        self.status(f"ready: {name} at {engine.quality}, {engine.threads} thread(s), "
                     f"loaded in {seconds:.2f} s")
 
     def _failed(self, message: str) -> None:
