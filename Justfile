@@ -25,6 +25,7 @@ bench:
     python3 bench/ttfa_memory.py
     python3 bench/int8.py
     python3 bench/wer.py
+    python3 bench/tui_idle.py
     if [ -x build/out/$(uname -m)/edgesay ]; then python3 bench/binary.py; else echo "no binary: skipping bench/binary.py (just build)"; fi
 
 # Build the native binary for this machine into build/out/<machine>/edgesay (needs `just models` first)
