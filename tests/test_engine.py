@@ -118,3 +118,15 @@ def test_enormous_run_on_sentence_is_cut_and_memory_bounded(engine) -> None:  # 
         next(stream)
     stream.close()
     assert engine.pool.stats().high_water < 16 * 2**20
+
+
+def test_a_second_engine_leaves_the_first_working(balanced) -> None:  # type: ignore[no-untyped-def]
+    """espeak-ng is one per process: loading another engine once re-initialized it and the
+    first engine then crashed (segfault) on its next sentence."""
+    from conftest import speak
+    from edgesay import Engine
+
+    before = speak(balanced, "Good morning.")
+    other = Engine.load(threads=1, quality="fast")
+    assert speak(balanced, "Good morning.").size == before.size
+    assert speak(other, "Good morning.").size > 0

@@ -27,8 +27,11 @@ _GLIDE_MNEMONIC = ";"
 _GLIDE = "ʲ"
 # espeak-ng marks words it read in another language as "(fr)...(en)": not phonemes.
 _LANGUAGE_FLAG = re.compile(r"\([^()]*\)")
-# espeak-ng keeps global state: one caller at a time, whatever thread it is on.
+# espeak-ng keeps global state: one caller at a time, whatever thread it is on. Its voice and
+# data are process-wide too, so they are tracked here and not per Espeak: initializing again
+# (a second engine) unloaded the voice under the first engine's feet, and it crashed.
 _LOCK = threading.Lock()
+_STATE: dict[str, str] = {"data": "", "voice": ""}
 
 
 class Espeak:
@@ -44,16 +47,17 @@ class Espeak:
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
         with _LOCK:
-            if lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data).encode(), 0) <= 0:
-                raise PhonemizerError(f"espeak-ng could not read its data in {data}")
+            if _STATE["data"] != str(data):
+                if lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data).encode(), 0) <= 0:
+                    raise PhonemizerError(f"espeak-ng could not read its data in {data}")
+                _STATE.update(data=str(data), voice="")
         self._lib = lib
-        self._voice = ""
 
     def _set_voice(self, voice: str) -> None:
-        if voice != self._voice:
+        if voice != _STATE["voice"]:
             if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise PhonemizerError(f"espeak-ng has no voice named {voice!r}")
-            self._voice = voice
+            _STATE["voice"] = voice
 
     def _pieces(self, text: str, mode: int) -> list[str]:
         buffer = ctypes.create_string_buffer(text.encode("utf-8"))

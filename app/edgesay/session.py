@@ -98,9 +98,20 @@ class Player:
                 self._on_error(str(exc))
 
 
+# One utterance at a time in the process: an engine streams with state (the compensator's
+# overlap, the pool), and a new Speak may start while the stopped one finishes its window.
+_SPEAKING = threading.Lock()
+
+
 def speak(engine: Engine, text: str, settings: SynthesisSettings, stop: threading.Event,
           player: Player | None = None, on_chunk: Callable[[Utterance], None] | None = None) -> Utterance:
     """Synthesize `text`, playing it as it comes; returns early (stopped) once `stop` is set."""
+    with _SPEAKING:
+        return _speak(engine, text, settings, stop, player, on_chunk)
+
+
+def _speak(engine: Engine, text: str, settings: SynthesisSettings, stop: threading.Event,
+           player: Player | None, on_chunk: Callable[[Utterance], None] | None) -> Utterance:
     utterance = Utterance(text, engine.config.sample_rate)
     pieces: list[np.ndarray] = []
     started = time.perf_counter()
