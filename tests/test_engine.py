@@ -128,5 +128,6 @@ def test_a_second_engine_leaves_the_first_working(balanced) -> None:  # type: ig
 
     before = speak(balanced, "Good morning.")
     other = Engine.load(threads=1, quality="fast")
-    assert speak(balanced, "Good morning.").size == before.size
+    again = speak(balanced, "Good morning.")  # new noise draw: about the same length, not equal
+    assert abs(again.size - before.size) < 0.2 * before.size
     assert speak(other, "Good morning.").size > 0
