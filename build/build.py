@@ -33,6 +33,7 @@ from edgesay import __version__  # noqa: E402
 from edgesay.bundle import Bundle, subset  # noqa: E402
 from edgesay.store import EMBEDDED, EMBEDDED_NAME  # noqa: E402
 from elf_floor import glibc_floor  # noqa: E402
+from onefile_fastpath import patched_nuitka  # noqa: E402
 
 # Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
 PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "espeakng-loader", "textual")
@@ -49,7 +50,8 @@ def build_id(voice: Path) -> str:
     for path in sorted((REPO / "app" / "edgesay").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".edgesay":
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    for path in (REPO / "build" / "options.toml", REPO / "build" / "nuitka-package.config.yml", voice):
+    for path in (REPO / "build" / "options.toml", REPO / "build" / "nuitka-package.config.yml",
+                 REPO / "build" / "onefile_fastpath.py", voice):
         digest.update(path.read_bytes())
     for name in PINNED:
         digest.update(f"{name}=={_version(name)}".encode())
@@ -99,7 +101,10 @@ def main() -> int:
                *args.nuitka_arg, str(REPO / "app" / "edgesay")]
     print("build:", " ".join(command), flush=True)
     started = time.monotonic()
-    subprocess.run(command, cwd=REPO, check=True)
+    # Nuitka with the onefile start-up fast path (build/onefile_fastpath.py).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(patched_nuitka(out)),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    subprocess.run(command, cwd=REPO, check=True, env=env)
     seconds = time.monotonic() - started
 
     binary = out / "edgesay"

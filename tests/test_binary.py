@@ -61,6 +61,20 @@ def test_second_start_does_not_unpack_again(cache_dir: Path) -> None:
     after = inner.stat()
     assert extraction_dirs(cache_dir) == [first]
     assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+    # The fast path (build/onefile_fastpath.py) names the program to run in its marker.
+    program = Path((first / ".edgesay-unpacked").read_text())
+    assert program.parent == first and os.access(program, os.X_OK)
+
+
+@native
+def test_a_damaged_unpacked_copy_is_unpacked_again(cache_dir: Path, tmp_path: Path) -> None:
+    subprocess.run([EXE, "--version"], capture_output=True, check=True)
+    (first,) = extraction_dirs(cache_dir)
+    program = Path((first / ".edgesay-unpacked").read_text())
+    program.unlink()
+    result = subprocess.run([EXE, "--text", "Hi.", "-o", str(tmp_path / "hi.wav")], capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert program.is_file() and (tmp_path / "hi.wav").stat().st_size > 10_000
 
 
 @native

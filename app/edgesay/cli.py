@@ -241,10 +241,10 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    onefile.remove_older_extractions()
     parser = build_parser()
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    onefile.remove_older_extractions()
     try:
         if args.list_voices:
             return list_voices(sys.stdout)
