@@ -220,7 +220,8 @@ def snapshot_app(tmp_path: Path) -> EdgesayApp:
 def test_snapshot_after_three_utterances(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         app = pilot.app
-        await pilot.pause()
+        # The (failing) load runs on a worker: wait for it, so its notification is cleared below.
+        await until(pilot, lambda: "cannot load the voice" in str(app.query_one("#status").render()))
         for n, (ttfa, total) in enumerate([(0.09, 0.21), (0.12, 0.30), (0.08, 0.19)]):
             app.add_utterance(fixed_utterance(f"Test sentence number {n + 1}.", ttfa, total))
         app.clear_notifications()
