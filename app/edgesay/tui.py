@@ -77,6 +77,7 @@ def latency_text(utterance: Utterance | None) -> str:
         f"latent               {utterance.stage('latent'):7.3f} s",
         f"flow                 {utterance.stage('flow'):7.3f} s",
         f"decoder x{windows:<3}         {utterance.stage('windows'):7.3f} s  (longest {longest:.3f} s)",
+        "  windows " + " ".join(f"{w * 1000:.0f}" for t in utterance.sentences for w in t.windows)[:60] + " ms",
         f"  compensation       {utterance.stage('compensation'):7.3f} s",
         f"total                {utterance.total:7.3f} s",
         f"real-time factor     {rtf:>9}",
@@ -297,7 +298,7 @@ class EdgesayApp(App[None]):
         try:
             sink = self._player_factory(sample_rate)
         except OutputError as exc:
-            self.call_from_thread(self.notify, f"{exc}; the audio is kept: ctrl+o saves it as WAV",
+            self.call_from_thread(self.notify, f"{exc}; each utterance is saved as a WAV instead",
                                   severity="warning", timeout=8)
             return None
         return Player(sink, lambda message: self.call_from_thread(
@@ -316,6 +317,8 @@ class EdgesayApp(App[None]):
             self.call_from_thread(self._speak_failed, repr(exc))
             return
         self.call_from_thread(self.add_utterance, utterance)
+        if player is None and not utterance.stopped:
+            self.call_from_thread(self.save_utterance, utterance)  # no sound: keep it as a file
 
     def _speak_failed(self, message: str) -> None:
         self.speaking = False
@@ -379,9 +382,15 @@ class EdgesayApp(App[None]):
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         utterance = self._selected()
-        if utterance is None:
-            return
-        path = self.save_dir / time.strftime("edgesay-%Y%m%d-%H%M%S.wav")
+        if utterance is not None:
+            self.save_utterance(utterance)
+
+    def save_utterance(self, utterance: Utterance) -> None:
+        stamp, n = time.strftime("edgesay-%Y%m%d-%H%M%S"), 1
+        path = self.save_dir / f"{stamp}.wav"
+        while path.exists():  # two saves in one second
+            n += 1
+            path = self.save_dir / f"{stamp}-{n}.wav"
         try:
             sink = WavFileSink(path, utterance.sample_rate)
             sink.write(utterance.audio)
