@@ -187,6 +187,13 @@ def test_arm64_binary_speaks_in_a_bare_root(suite: str, glibc: str, eval_sentenc
         assert l1 <= CROSS_MACHINE_MAX_L1 and floor <= CROSS_MACHINE_MAX_FLOOR_DB, found
 
 
+def ours(stderr: bytes) -> list[str]:
+    """stderr without onnxruntime's cpuinfo complaints, which come from the test root having no
+    /sys (mounting it crashes onnxruntime under qemu: ../shared/notes/arm64-build.md); a real
+    device has /sys and they do not appear."""
+    return [line for line in stderr.decode().splitlines() if "in cpuinfo:" not in line]
+
+
 @arm64
 def test_arm64_binary_files_flags_and_errors() -> None:
     root = bare_root("bullseye")
@@ -196,7 +203,8 @@ def test_arm64_binary_files_flags_and_errors() -> None:
     result = in_root(root, "edgesay", "--quality", "fast", "--length-scale", "1.3", "--raw", stdin=b"One.\nTwo.\n")
     assert result.returncode == 0 and len(result.stdout) > 20_000
     result = in_root(root, "edgesay", "--text", "", "-o", "/tmp/y.wav")
-    assert result.returncode == 2 and result.stderr.decode().strip() == "edgesay: nothing to speak"
+    assert result.returncode == 2 and ours(result.stderr) == ["edgesay: nothing to speak: the input is empty or has "
+                                                              "no speakable words"]
     result = in_root(root, "edgesay", "--voice", "/nope.onnx", "--text", "hi")
     assert result.returncode == 3 and b"does not exist" in result.stderr
     result = in_root(root, "sh", "-c", "edgesay --text 'Closing the pipe early is fine.' --raw | head -c 10 | wc -c")
