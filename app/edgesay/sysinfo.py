@@ -3,7 +3,6 @@
 missing is None, never an exception. Reading all of it costs well under a millisecond.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +88,3 @@ class SystemMonitor:
         return SystemSample(rss_mb(self._proc / "self" / "status"), load or None,
                             temperature_c(self._sys / "class" / "thermal"),
                             frequencies_mhz(self._sys / "devices" / "system" / "cpu"))
-
-
-def cores() -> int:
-    return os.cpu_count() or 1

@@ -324,14 +324,11 @@ class EdgesayApp(App[None]):
         self.speaking = False
         self.notify(message, severity="error", timeout=8)
 
+    @on(Button.Pressed, "#stop")
     def action_stop(self) -> None:
         self._stop.set()
         if self._player is not None:
             self._player.stop()
-
-    @on(Button.Pressed, "#stop")
-    def _stop_pressed(self) -> None:
-        self.action_stop()
 
     def show_progress(self, utterance: Utterance) -> None:
         self.query_one("#latency", Static).update(latency_text(utterance))
