@@ -164,15 +164,16 @@ class Bundle:
         self.config = VoiceConfig.from_dict(json.loads(self.part("config.json")), origin)
 
     @classmethod
-    def read(cls, path: Path) -> "Bundle":
-        """Map the file (pages are read as parts are needed, and can be dropped again)."""
+    def read(cls, path: Path, origin: str | None = None) -> "Bundle":
+        """Map the file (pages are read as parts are needed, and can be dropped again).
+        `origin` names it in errors (default: its path)."""
         try:
             with path.open("rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
                 data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         except OSError as exc:
             raise VoiceError(f"cannot read voice bundle {path}: {exc.strerror}") from exc
-        return cls(data, str(path))
+        return cls(data, origin or str(path))
 
     def stored(self, name: str) -> bytes:
         """A part as stored: one zstd frame."""

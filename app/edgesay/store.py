@@ -86,7 +86,8 @@ def load_level(model: Path | None, config: Path | None, quality: str | None,
     if model is None:
         embedded = embedded_bundle()
         if embedded is not None and config is None:
-            return Bundle.read(embedded).level(quality)
+            # Named for the user: inside the binary its path is an unpacked cache folder.
+            return Bundle.read(embedded, f"the built-in voice {EMBEDDED_NAME}").level(quality)
         model, default_config = paths.default_voice()
         config = config or default_config
     config = config or model.with_name(model.name + ".json")
