@@ -1,3 +1,3 @@
-from edgesay.cli import main  # absolute: the compiled binary runs this file as the top-level module
+from edgesay.cli import run  # absolute: the compiled binary runs this file as the top-level module
 
-raise SystemExit(main())
+run()

@@ -18,13 +18,14 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .compensation import Compensation
 from .config import VoiceConfig
 from .errors import VoiceError
-from .graphs import SplitVoice
+from .graphs import SplitVoice, StoredGraph
 
 MAGIC = b"EDGESAY\x00"
 FORMAT = 1
@@ -198,6 +199,13 @@ class Bundle:
             raise VoiceError(f"voice bundle {self.origin}: part {name} fails its sha256 check")
         return data
 
+    def graph(self, name: str) -> StoredGraph:
+        """A graph part, to be read only if onnxruntime has no optimized copy of it cached."""
+        entry = self._entries.get(name)
+        if entry is None:
+            raise VoiceError(f"voice bundle {self.origin} has no part {name}")
+        return StoredGraph(name, str(entry["sha256"]), partial(self.part, name))
+
     def level(self, quality: str | None = None) -> VoiceLevel:
         name = quality or self.default
         if name not in self.levels:
@@ -205,8 +213,8 @@ class Bundle:
                              f"(it has: {', '.join(self.levels)})")
         level = self.levels[name]
         try:
-            split = SplitVoice.from_meta(self.part(level.latent), self.part(level.flow), self.part(level.decoder),
-                                         self.meta)
+            split = SplitVoice.from_meta(self.graph(level.latent), self.graph(level.flow),
+                                         self.graph(level.decoder), self.meta)
             compensation = None
             if level.compensation is not None:
                 compensation = Compensation.from_dict(json.loads(self.part(level.compensation)))

@@ -23,7 +23,7 @@ from .compensation import Compensator
 from .config import SynthesisSettings, VoiceConfig
 from .errors import InputError, VoiceError
 from .espeak import Espeak
-from .graphs import SplitVoice
+from .graphs import Graph, SplitVoice
 from .inference import Latent, Streamer, open_session, seed_noise
 from .mel import N_FFT
 from .normalize import normalize
@@ -59,8 +59,9 @@ class VoiceFiles:
         return cls(*paths.default_voice())
 
 
-def _unbytes(graph: Path | bytes) -> Path | bytes:
-    return b"" if isinstance(graph, bytes) else graph
+def _unbytes(graph: Graph) -> Graph:
+    """Graph bytes, or a bundle graph (which keeps the bundle's file mapped), are no longer needed."""
+    return graph if isinstance(graph, Path) else b""
 
 
 def check_voice(config: VoiceConfig, split: SplitVoice) -> None:
@@ -98,10 +99,12 @@ class Engine:
 
     @classmethod
     def load(cls, voice: VoiceFiles | None = None, threads: int | None = None,
-             quality: str | None = None, compensate: bool = True) -> "Engine":
+             quality: str | None = None, compensate: bool = True, warm: bool = True) -> "Engine":
         """The engine for `voice` (None: the default voice) at `quality` (None: the
         voice's default level; a Piper voice is prepared once for the INT8 levels).
-        `compensate=False` leaves out the Mel gain compensation (to measure what it does)."""
+        `compensate=False` leaves out the Mel gain compensation (to measure what it does).
+        `warm=False` skips `reserve()`, for a process that speaks one short text and exits:
+        there the warm-up run would cost as much as the speech."""
         from .store import load_level
 
         threads = threads or default_threads()
@@ -122,7 +125,8 @@ class Engine:
             # A window keeps at most all its frames (the last one, aligned to the end).
             compensator = Compensator(level.compensation, pool, (WINDOW_FRAMES + 2 * split.decoder_pad) * split.hop)
         engine = cls(config, split, latent, streamer, espeak, pool, threads, level.quality, compensator)
-        engine.reserve()
+        if warm:
+            engine.reserve()
         return engine
 
     def sentence_ids(self, sentence: Sentence) -> list[int]:

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +27,26 @@ SPLIT_FORMAT = 1
 
 
 @dataclass(frozen=True)
+class StoredGraph:
+    """A graph in a bundle, named by the sha256 of its bytes and read (decompressed and
+    checked) only when no optimized copy of it is cached."""
+
+    name: str
+    sha256: str
+    read: Callable[[], bytes]
+
+
+Graph = Path | bytes | StoredGraph
+
+
+@dataclass(frozen=True)
 class SplitVoice:
     """The split graphs of one voice (files, or bytes from a bundle), with what the engine
     must know to window them."""
 
-    latent: Path | bytes
-    flow: Path | bytes
-    decoder: Path | bytes
+    latent: Graph
+    flow: Graph
+    decoder: Graph
     channels: int  # latent channels (192 for Piper voices)
     hop: int  # audio samples per latent frame
     flow_pad: int  # frames of context either side that make flow windows exact
@@ -45,8 +59,7 @@ class SplitVoice:
                 "decoder_pad": self.decoder_pad, "multi_speaker": self.multi_speaker}
 
     @classmethod
-    def from_meta(cls, latent: Path | bytes, flow: Path | bytes, decoder: Path | bytes,
-                  meta: dict) -> "SplitVoice":
+    def from_meta(cls, latent: Graph, flow: Graph, decoder: Graph, meta: dict) -> "SplitVoice":
         return cls(latent=latent, flow=flow, decoder=decoder, channels=int(meta["channels"]),
                    hop=int(meta["hop"]), flow_pad=int(meta["flow_pad"]), decoder_pad=int(meta["decoder_pad"]),
                    multi_speaker=bool(meta["multi_speaker"]))

@@ -5,13 +5,15 @@ reads the input and writes the output in place, with no per-call allocation on o
 """
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from . import optimized
 from .errors import VoiceError
-from .graphs import SplitVoice
+from .graphs import Graph, SplitVoice, StoredGraph
 from .pool import BufferPool
 from .windows import Window
 
@@ -45,11 +47,16 @@ def seed_noise() -> None:
     ort.set_seed(NOISE_SEED)
 
 
-def open_session(graph: Path | bytes, threads: int, origin: str = "") -> ort.InferenceSession:
-    """A session for a graph file, or for graph bytes (from a bundle, never written to disk)."""
-    source = graph if isinstance(graph, bytes) else str(graph)
+def open_session(graph: Graph, threads: int, origin: str = "") -> ort.InferenceSession:
+    """A session for a graph file, graph bytes, or a bundle's graph (through the cache of
+    optimized graphs; bundle bytes are never written to disk as they are)."""
     try:
-        return ort.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
+        if isinstance(graph, StoredGraph):
+            return optimized.session(graph, partial(session_options, threads))
+        source = graph if isinstance(graph, bytes) else str(graph)
+        return ort.InferenceSession(source, session_options(threads), providers=optimized.PROVIDERS)
+    except VoiceError:
+        raise
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
         name = origin or (str(graph) if isinstance(graph, Path) else "the voice graph")
         raise VoiceError(f"onnxruntime cannot load {name}: {str(exc).splitlines()[0]}") from exc
