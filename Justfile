@@ -37,7 +37,7 @@ build:
 # Build the aarch64 binary (glibc 2.31 floor) in a Debian bullseye arm64 root into build/out/aarch64/edgesay
 build-arm64:
     test -f app/edgesay/voices/en_US-joe-medium.edgesay || just models
-    python3 -m pip install --quiet --root-user-action=ignore pyelftools==0.33
+    python3 -m pip install --quiet --root-user-action=ignore -e . pyelftools==0.33
     bash toolchains/aarch64-linux-gnu/build.sh
 
 # Run the command-line tests against the native binary (not the Python package)

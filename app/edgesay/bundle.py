@@ -3,12 +3,17 @@
     b"EDGESAY\\x00" | format (uint32 LE) | manifest length (uint32 LE) | manifest JSON
     | part 1 (zstd frame) | part 2 (zstd frame) | ...
 
-The manifest lists each part's offset, compressed and plain size and sha256, the split
+The manifest lists each part's offset, compressed and plain size, sha256 and filter, the split
 metadata, and for each quality level which graphs and which compensation it uses (levels
 share parts). Parts are compressed one by one so that loading a level decompresses and
 hash-checks only its own parts (the FP32 graphs of `reference` are most of the file), and
 they go to onnxruntime as bytes: no temporary files, so a bundle works from a read-only or
 embedded location.
+
+Format 2 adds one optional filter, "shuffle4": the part's bytes were regrouped by their
+position in each 4-byte word before compression. FP32 weights have near-constant sign and
+exponent bytes, which then sit together: the default voice's FP32 latent graph compresses
+to 23.5 MB instead of 25.6. It is kept only where it makes the part smaller.
 """
 
 import hashlib
@@ -22,13 +27,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .compensation import Compensation
 from .config import VoiceConfig
 from .errors import VoiceError
 from .graphs import SplitVoice, StoredGraph
 
 MAGIC = b"EDGESAY\x00"
-FORMAT = 1
+FORMAT = 2
+OLDEST_FORMAT = 1  # format 1 is format 2 without filters
+SHUFFLE = "shuffle4"
 SUFFIX = ".edgesay"
 _HEADER = struct.Struct("<8sI")
 _LENGTH = struct.Struct("<I")
@@ -79,16 +88,42 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
             if used is not None and used not in parts:
                 raise ValueError(f"level uses part {used}, which is not in the bundle")
     compressor = zstandard.ZstdCompressor(level=compression, threads=-1, write_checksum=True)
-    blobs = {name: compressor.compress(data) for name, data in parts.items()}
-    entries = [{"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-               for name, data in parts.items()]
+    entries, blobs = [], {}
+    for name, data in parts.items():
+        entry = {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        blobs[name] = _compress(compressor, data, entry)
+        entries.append(entry)
     _write(path, entries, blobs, {"meta": spec.meta, "default": spec.default,
                                   "levels": {name: vars(level) for name, level in spec.levels.items()},
                                   "notes": spec.notes})
 
 
-def subset(source: "Bundle", levels: list[str], path: Path) -> None:
-    """Write a bundle with only `levels` and the parts they use, compressed parts copied as they are.
+def _compress(compressor: Any, data: bytes, entry: dict[str, Any]) -> bytes:
+    """The smaller of `data` compressed as it is and shuffled (then noted in `entry`)."""
+    plain = compressor.compress(data)
+    if not entry["name"].endswith(".onnx"):
+        return plain
+    shuffled = compressor.compress(shuffle(data))
+    if len(shuffled) >= len(plain):
+        return plain
+    entry["filter"] = SHUFFLE
+    return shuffled
+
+
+def shuffle(data: bytes) -> bytes:
+    """Byte k of every 4-byte word together, for k = 0..3; a ragged tail stays as it is."""
+    whole = len(data) // 4 * 4
+    return np.frombuffer(data, np.uint8, whole).reshape(-1, 4).T.tobytes() + data[whole:]
+
+
+def unshuffle(data: bytes) -> bytes:
+    whole = len(data) // 4 * 4
+    return np.frombuffer(data, np.uint8, whole).reshape(4, -1).T.tobytes() + data[whole:]
+
+
+def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = False) -> None:
+    """Write a bundle with only `levels` and the parts they use, compressed parts copied as
+    they are (`recompress`: decompressed and packed again, with filters where they help).
 
     The binary embeds the default voice this way: without `reference`, whose FP32 graphs are
     most of the file."""
@@ -99,8 +134,17 @@ def subset(source: "Bundle", levels: list[str], path: Path) -> None:
     used = ["config.json"] + [part for level in kept.values()
                               for part in (level.latent, level.flow, level.decoder, level.compensation) if part]
     names = list(dict.fromkeys(used))
-    blobs = {name: source.stored(name) for name in names}
-    entries = [{key: source._entries[name][key] for key in ("name", "size", "sha256")} for name in names]
+    kept_keys = ("name", "size", "sha256", "filter")
+    entries = [{key: value for key, value in source._entries[name].items() if key in kept_keys} for name in names]
+    if recompress:
+        import zstandard
+
+        compressor = zstandard.ZstdCompressor(level=19, threads=-1, write_checksum=True)
+        for entry in entries:
+            entry.pop("filter", None)
+        blobs = {entry["name"]: _compress(compressor, source.part(entry["name"]), entry) for entry in entries}
+    else:
+        blobs = {name: source.stored(name) for name in names}
     default = source.default if source.default in kept else levels[0]
     _write(path, entries, blobs, {"meta": source.meta, "default": default,
                                   "levels": {name: vars(level) for name, level in kept.items()},
@@ -140,8 +184,9 @@ class Bundle:
         if version > FORMAT:
             raise VoiceError(f"voice bundle {origin} has format {version}; this edgesay reads format {FORMAT} "
                              "and older: upgrade edgesay or rebuild the bundle")
-        if version != FORMAT:
+        if version < OLDEST_FORMAT:
             raise VoiceError(f"voice bundle {origin} has old format {version}; rebuild it with `just models`")
+        self.format = version
         try:
             (length,) = _LENGTH.unpack_from(data, _HEADER.size)
             start = _HEADER.size + _LENGTH.size
@@ -195,6 +240,10 @@ class Bundle:
             data = zstandard.ZstdDecompressor().decompress(self.stored(name), max_output_size=entry["size"])
         except zstandard.ZstdError as exc:
             raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt ({exc})") from exc
+        if entry.get("filter") == SHUFFLE:
+            data = unshuffle(data)
+        elif entry.get("filter") is not None:
+            raise VoiceError(f"voice bundle {self.origin}: part {name} has an unknown filter {entry['filter']!r}")
         if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise VoiceError(f"voice bundle {self.origin}: part {name} fails its sha256 check")
         return data

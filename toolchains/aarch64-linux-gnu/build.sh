@@ -83,8 +83,11 @@ if [ "$(cat "$ROOT/.edgesay/requirements" 2>/dev/null)" != "$requirements" ]; th
     echo "$requirements" > "$ROOT/.edgesay/requirements"
 fi
 
-step "Nuitka build (Python under emulation, C through zig)"
+step "Embedded voice (on the host: zstd -19 under emulation would take minutes)"
 mkdir -p "$OUT"
+python3 "$REPO/build/build.py" --out "$OUT" --voice-only
+
+step "Nuitka build (Python under emulation, C through zig)"
 EDGESAY_ROOT_BIND="$REPO:/src $OUT:/out" "$HERE/root.sh" run "$ROOT" \
     sh -c "cd /src && python3 build/build.py --out /out --jobs $JOBS --lto no --nuitka-arg=--zig"
 step "done: $OUT/edgesay"
