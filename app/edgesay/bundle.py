@@ -73,6 +73,7 @@ class VoiceLevel:
     split: SplitVoice
     compensation: Compensation | None
     quality: str
+    digest: str = ""  # names the level's content (sha256 over its parts' sha256s); "" if unknown
 
 
 def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
@@ -269,4 +270,6 @@ class Bundle:
                 compensation = Compensation.from_dict(json.loads(self.part(level.compensation)))
         except (KeyError, TypeError, ValueError) as exc:
             raise VoiceError(f"voice bundle {self.origin} has a broken level {name}: {exc!r}") from exc
-        return VoiceLevel(self.config, split, compensation, name)
+        used = [level.latent, level.flow, level.decoder, level.compensation]
+        digest = hashlib.sha256(" ".join(self._entries[part]["sha256"] for part in used if part).encode())
+        return VoiceLevel(self.config, split, compensation, name, digest.hexdigest()[:16])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import __version__, onefile
+from . import __version__, onefile, store
 from .config import SynthesisSettings
 from .errors import EdgesayError, InputError, OutputError
 from .sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
@@ -31,6 +31,7 @@ examples:
   echo '{"text": "Hi.", "output_file": "hi.wav"}' | edgesay --json-input
   edgesay --voice ./en_GB-alan-medium.onnx --length-scale 1.2 --text "Slower." -o slow.wav
   edgesay            # with no text, in a terminal: the field-testing screen
+  edgesay bench      # measure this device (add --json for a record to compare devices)
 """
 
 
@@ -238,21 +239,78 @@ def list_voices(out: TextIO) -> int:
     return 0
 
 
+def bench_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="edgesay bench", description="Measure edgesay on this device: speed, time to first audio, "
+                "memory, start-up, with the CPU and its temperature, in under a minute.")
+    p.add_argument("--voice", "-m", "--model", help="voice to measure (default: the built-in voice)")
+    p.add_argument("--config", "-c", help="voice config, if not next to the .onnx")
+    p.add_argument("--quality", "-q", choices=QUALITIES, help="quality level (default: the voice's default)")
+    p.add_argument("--threads", type=_positive(int), help="inference threads (default: idle cores, at most 4)")
+    p.add_argument("--reps", type=_positive(int), default=3, help="timed runs per sentence (default 3)")
+    p.add_argument("--sentences", help="UTF-8 text file, one sentence per line, instead of the built-in set")
+    p.add_argument("--no-startup", action="store_true", help="skip the two fresh-process start-up runs")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout instead of the table")
+    return p
+
+
+def bench(argv: list[str], out: TextIO) -> int:
+    from . import benchmark
+    from .engine import Engine
+    from .threads import default_threads
+    from .voices import resolve
+
+    args = bench_parser().parse_args(argv)
+    sentences = list(benchmark.SENTENCES)
+    if args.sentences:
+        try:
+            lines = Path(args.sentences).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read sentences from {args.sentences}: {exc}") from exc
+        sentences = [line.strip() for line in lines if line.strip()]
+        if not sentences:
+            raise InputError(f"{args.sentences} has no sentences")
+    threads = args.threads or default_threads()
+
+    def load() -> tuple[Engine, str, str, str]:
+        engine = Engine.load(resolve(args.voice, args.config), threads=threads, quality=args.quality)
+        name = Path(args.voice).name if args.voice else f"built-in voice {store.EMBEDDED_NAME}"
+        return engine, name, engine.digest, engine.quality
+
+    def progress(step: str) -> None:
+        print(f"edgesay bench: {step}", file=sys.stderr, flush=True)
+
+    result = benchmark.run(load, sentences, args.reps, threads, startup=not args.no_startup,
+                           progress=progress if not args.json else lambda _: None)
+    out.write(json.dumps(result.to_dict(), indent=1) + "\n" if args.json else benchmark.table(result))
+    return 0
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     onefile.remove_older_extractions()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return _guarded(lambda: bench(argv[1:], sys.stdout))
+    args = build_parser().parse_args(argv)
+    return _guarded(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.list_voices:
+        return list_voices(sys.stdout)
+    if args.text is None and sys.stdin.isatty():
+        return field_test(args)
+    return speak(args, sys.stdin.buffer)
+
+
+def _guarded(command: Callable[[], int]) -> int:
+    """Errors as one line on stderr and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        if args.list_voices:
-            return list_voices(sys.stdout)
-        if args.text is None and sys.stdin.isatty():
-            return field_test(args)
-        return speak(args, sys.stdin.buffer)
+        return command()
     except EdgesayError as exc:
         print(f"edgesay: {exc}", file=sys.stderr)
         return exc.exit_code

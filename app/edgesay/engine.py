@@ -86,7 +86,7 @@ class Engine:
 
     def __init__(self, config: VoiceConfig, split: SplitVoice, latent: Latent, streamer: Streamer,
                  espeak: Espeak, pool: BufferPool, threads: int, quality: str,
-                 compensator: Compensator | None) -> None:
+                 compensator: Compensator | None, digest: str = "") -> None:
         self.config = config
         self.split = split
         self.latent = latent
@@ -96,6 +96,7 @@ class Engine:
         self.threads = threads
         self.quality = quality
         self.compensator = compensator
+        self.digest = digest  # the voice level's content, as VoiceLevel.digest
 
     @classmethod
     def load(cls, voice: VoiceFiles | None = None, threads: int | None = None,
@@ -124,7 +125,8 @@ class Engine:
         if level.compensation is not None and compensate:
             # A window keeps at most all its frames (the last one, aligned to the end).
             compensator = Compensator(level.compensation, pool, (WINDOW_FRAMES + 2 * split.decoder_pad) * split.hop)
-        engine = cls(config, split, latent, streamer, espeak, pool, threads, level.quality, compensator)
+        engine = cls(config, split, latent, streamer, espeak, pool, threads, level.quality, compensator,
+                     level.digest)
         if warm:
             engine.reserve()
         return engine
