@@ -19,11 +19,13 @@ lint:
     ruff check app tests bench build
     mypy
 
-# Benchmarks against Piper on this machine: time to first audio, memory, INT8 speed and quality (results in bench/results/)
+# Benchmarks against Piper on this machine, interleaved, medians and ratios (results in bench/results/, chart in compare.png)
 bench:
-    python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
-    python3 bench/ttfa_memory.py
+    python3 -m pip install --quiet --root-user-action=ignore -e '.[test,bench]'
     python3 bench/int8.py
+    python3 bench/peak.py
+    python3 bench/compare.py
+    python3 bench/ttfa_memory.py
     python3 bench/wer.py
     python3 bench/tui_idle.py
     if [ -x build/out/$(uname -m)/edgesay ]; then python3 bench/binary.py; else echo "no binary: skipping bench/binary.py (just build)"; fi
