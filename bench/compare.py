@@ -59,12 +59,14 @@ print(json.dumps({"sentences": out}))
 
 
 def sentence_file(scratch: Path) -> Path:
-    """The shared sentences and the ten-second one from `edgesay bench`."""
+    """The shared sentences, with the ten-second one of `edgesay bench` if they have none that long."""
     from edgesay.benchmark import SENTENCES as BUILTIN
 
     lines = [line.strip() for line in SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if max(len(line) for line in lines) < len(BUILTIN[-1]) * 0.9:  # no sentence of about ten seconds yet
+        lines.append(BUILTIN[-1])
     path = scratch / "sentences.txt"
-    path.write_text("\n".join([*lines, BUILTIN[-1]]) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -270,7 +272,7 @@ def markdown(report: dict) -> str:
                         f"{info['rtf']['2']:.3f} | {info['l1']:.3f} | {info['floor_db']:+.1f} dB | "
                         f"{info['peak_percent']['1']:.0f} % | {info['peak_percent']['2']:.0f} % |")
         peak = report["peak"]
-        text.append(f"\nPeak, 1-D convolution 256->256, kernel 3: FP32 {peak['1']['fp32_macs_per_s'] / 1e9:.0f} / "
+        text.append(f"\nPeak, best 1-D convolution of bench/peak.py: FP32 {peak['1']['fp32_macs_per_s'] / 1e9:.0f} / "
                     f"{peak['2']['fp32_macs_per_s'] / 1e9:.0f} GMAC/s, INT8 {peak['1']['int8_macs_per_s'] / 1e9:.0f} / "
                     f"{peak['2']['int8_macs_per_s'] / 1e9:.0f} GMAC/s (1 / 2 threads).")
     return "\n".join(text) + "\n"

@@ -4,9 +4,9 @@
    synthesizes the shared sentences with onnxruntime's profiler on (graph optimizations at
    "basic", so that nodes keep their ONNX shapes), and every Conv, ConvTranspose, MatMul and
    Gemm, FP32 or INT8 (QLinear*, *Integer), is counted from its recorded input and output shapes.
-2. The machine's peak for the same kind of work: a 1-D convolution like the decoder's
-   (256 -> 256 channels, kernel 3, 8192 frames), FP32 Conv and INT8 QLinearConv, at 1 and 2
-   threads, best of several runs, in MAC/s.
+2. The machine's peak for the same kind of work: 1-D convolutions shaped like the voice's
+   (512 channels kernel 7, 256 kernel 3, 128 kernel 11), FP32 Conv and INT8 QLinearConv, at
+   1 and 2 threads, best run of the best shape, in MAC/s.
 
 "% of peak" for a level is the time its MACs would take at peak (FP32 MACs at the FP32 peak,
 INT8 MACs at the INT8 peak) over the time it really takes (bench/int8.py's medians).
@@ -30,7 +30,7 @@ RESULTS = ROOT / "bench" / "results"
 SHARED = ROOT.parent / "shared" / "eval" / "sentences.txt"
 SENTENCES = SHARED if SHARED.is_file() else ROOT / "tests" / "data" / "sentences.txt"
 INT8_OPS = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"}
-CONV = (256, 256, 3, 8192)  # in channels, out channels, kernel, frames
+SHAPES = ((512, 512, 7, 2048), (256, 256, 3, 8192), (128, 128, 11, 16384))  # in, out channels, kernel, frames
 
 
 WEIGHT_INPUT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3, "ConvTranspose": 1,
@@ -127,17 +127,17 @@ def level_macs(quality: str, lines: list[str]) -> dict[str, float]:
     return {"fp32_macs_per_audio_s": fp32 / audio_s, "int8_macs_per_audio_s": int8 / audio_s, "audio_s": audio_s}
 
 
-def conv_models() -> tuple[bytes, bytes]:
-    """The benchmark convolution as an FP32 Conv and as an INT8 QLinearConv graph."""
+def conv_models(shape: tuple[int, int, int, int]) -> tuple[bytes, bytes]:
+    """One benchmark convolution as an FP32 Conv and as an INT8 QLinearConv graph."""
     from onnx import TensorProto, helper, numpy_helper
 
-    cin, cout, k, _ = CONV
+    cin, cout, k, _ = shape
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((cout, cin, k)).astype(np.float32) * 0.05
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, None])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, None])
     fp32 = helper.make_model(helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1])], "conv", [x], [y],
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[k // 2, k // 2])], "conv", [x], [y],
         [numpy_helper.from_array(weight, "w")]), opset_imports=[helper.make_opsetid("", 17)])
     xq = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, cin, None])
     yq = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, cout, None])
@@ -146,16 +146,16 @@ def conv_models() -> tuple[bytes, bytes]:
         ("ys", 0.05, np.float32), ("yz", 128, np.uint8))]
     wq = numpy_helper.from_array(np.clip(np.round(weight / 0.001), -127, 127).astype(np.int8), "wq")
     int8 = helper.make_model(helper.make_graph(
-        [helper.make_node("QLinearConv", ["x", "xs", "xz", "wq", "ws", "wz", "ys", "yz"], ["y"], pads=[1, 1])],
+        [helper.make_node("QLinearConv", ["x", "xs", "xz", "wq", "ws", "wz", "ys", "yz"], ["y"], pads=[k // 2, k // 2])],
         "qconv", [xq], [yq], [*consts, wq]), opset_imports=[helper.make_opsetid("", 17)])
     return fp32.SerializeToString(), int8.SerializeToString()
 
 
-def conv_peak(model: bytes, dtype: type, threads: int, runs: int = 15) -> float:
-    """Best MAC/s of the benchmark convolution."""
+def conv_peak(model: bytes, shape: tuple[int, int, int, int], dtype: type, threads: int, runs: int = 10) -> float:
+    """Best MAC/s of one benchmark convolution."""
     import onnxruntime as ort
 
-    cin, cout, k, frames = CONV
+    cin, cout, k, frames = shape
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -171,9 +171,10 @@ def conv_peak(model: bytes, dtype: type, threads: int, runs: int = 15) -> float:
 
 def main() -> None:
     lines = [line.strip() for line in SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    fp32_model, int8_model = conv_models()
-    peaks = {str(t): {"fp32_macs_per_s": conv_peak(fp32_model, np.float32, t),
-                      "int8_macs_per_s": conv_peak(int8_model, np.uint8, t)} for t in (1, 2)}
+    models = {shape: conv_models(shape) for shape in SHAPES}
+    peaks = {str(t): {"fp32_macs_per_s": max(conv_peak(m[0], shape, np.float32, t) for shape, m in models.items()),
+                      "int8_macs_per_s": max(conv_peak(m[1], shape, np.uint8, t) for shape, m in models.items())}
+             for t in (1, 2)}
     levels = {}
     for quality in ("reference", "balanced", "fast"):
         print(f"peak: counting MACs of {quality}", file=sys.stderr, flush=True)
@@ -181,8 +182,8 @@ def main() -> None:
     for stale in glob.glob(str(ROOT / "onnxruntime_profile_*.json")):
         os.unlink(stale)
     RESULTS.mkdir(exist_ok=True)
-    report = {"conv": dict(zip(("in_channels", "out_channels", "kernel", "frames"), CONV, strict=True)),
-              "peak": peaks, "levels": levels}
+    report = {"conv_shapes": [dict(zip(("in_channels", "out_channels", "kernel", "frames"), s, strict=True))
+                              for s in SHAPES], "peak": peaks, "levels": levels}
     (RESULTS / "peak.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
 
