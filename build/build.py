@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "app"))
 sys.path.insert(0, str(REPO / "build"))
 
 from edgesay import __version__  # noqa: E402
-from edgesay.bundle import FORMAT, Bundle, subset  # noqa: E402
+from edgesay.bundle import Bundle, subset  # noqa: E402
 from edgesay.store import EMBEDDED, EMBEDDED_NAME  # noqa: E402
 from elf_floor import glibc_floor  # noqa: E402
 from onefile_fastpath import patched_nuitka  # noqa: E402
@@ -74,15 +74,18 @@ def nuitka_arguments(options: dict[str, object], fill: dict[str, str]) -> list[s
     return args
 
 
+EMBEDDED_FORMAT = 2  # bump when embedded_voice() packs differently
+
+
 def embedded_voice(source: Path, levels: list[str], voice: Path) -> None:
     """The default voice at `levels`, packed again with filters (half a minute of zstd -19;
     kept while it is newer than the source bundle and has the same levels)."""
     if voice.is_file() and voice.stat().st_mtime > source.stat().st_mtime:
         made = Bundle.read(voice)
-        if made.format == FORMAT and sorted(made.levels) == sorted(levels):
+        if made.notes.get("embedded") == EMBEDDED_FORMAT and sorted(made.levels) == sorted(levels):
             return
     voice.parent.mkdir(parents=True, exist_ok=True)
-    subset(Bundle.read(source), levels, voice, recompress=True)
+    subset(Bundle.read(source), levels, voice, recompress=True, notes={"embedded": EMBEDDED_FORMAT})
 
 
 def main() -> int:

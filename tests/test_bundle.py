@@ -155,3 +155,28 @@ def test_parts_of_the_real_bundle_match_their_manifest(default_bundle: Path) -> 
     for level in bundle.levels.values():  # every part of every level is present and checks out
         for name in (level.latent, level.flow, level.decoder, level.compensation):
             assert name is None or len(bundle.part(name)) > 0
+
+
+def test_recompressed_subset_keeps_every_byte(tmp_path: Path) -> None:
+    """The binary's embedded voice: shuffled graphs where that is smaller, small parts raw."""
+    import numpy as np
+
+    from edgesay.bundle import subset
+
+    weights = np.random.default_rng(0).standard_normal(20000).astype(np.float32).tobytes() + b"tail"
+    spec = _spec(**{"a.onnx": weights, "b.onnx": b"graph b" * 100})
+    source, small = tmp_path / f"v{SUFFIX}", tmp_path / f"small{SUFFIX}"
+    pack(spec, source)
+    subset(Bundle.read(source), ["fast"], small, recompress=True, notes={"embedded": 9})
+    made = Bundle.read(small)
+    assert made.notes == {"source": "test", "embedded": 9}
+    assert made._entries["a.onnx"].get("filter") == "shuffle4"
+    assert made._entries["config.json"]["compression"] == "none"
+    assert made.part("a.onnx") == weights and made.part("b.onnx") == b"graph b" * 100
+    assert made.level("fast").digest == Bundle.read(source).level("fast").digest
+    data = bytearray(small.read_bytes())
+    start = data.index(b'{"audio"')  # the raw config part
+    data[start + 3] ^= 0x20
+    small.write_bytes(bytes(data))
+    with pytest.raises(VoiceError, match="config.json fails its sha256 check"):
+        Bundle.read(small)

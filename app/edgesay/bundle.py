@@ -10,7 +10,9 @@ hash-checks only its own parts (the FP32 graphs of `reference` are most of the f
 they go to onnxruntime as bytes: no temporary files, so a bundle works from a read-only or
 embedded location.
 
-Format 2 adds one optional filter, "shuffle4": the part's bytes were regrouped by their
+Format 2 adds "compression": "none" for parts stored as they are (the binary's embedded voice
+keeps its small parts so: its payload is compressed anyway, and reading them then needs no
+zstd at start-up), and one optional filter, "shuffle4": the part's bytes were regrouped by their
 position in each 4-byte word before compression. FP32 weights have near-constant sign and
 exponent bytes, which then sit together: the default voice's FP32 latent graph compresses
 to 23.5 MB instead of 25.6. It is kept only where it makes the part smaller.
@@ -99,8 +101,12 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
                                   "notes": spec.notes})
 
 
-def _compress(compressor: Any, data: bytes, entry: dict[str, Any]) -> bytes:
-    """The smaller of `data` compressed as it is and shuffled (then noted in `entry`)."""
+def _compress(compressor: Any, data: bytes, entry: dict[str, Any], small_raw: bool = False) -> bytes:
+    """The smaller of `data` compressed as it is and shuffled (then noted in `entry`);
+    `small_raw`: parts other than graphs are stored uncompressed."""
+    if small_raw and not entry["name"].endswith(".onnx"):
+        entry["compression"] = "none"
+        return data
     plain = compressor.compress(data)
     if not entry["name"].endswith(".onnx"):
         return plain
@@ -122,9 +128,10 @@ def unshuffle(data: bytes) -> bytes:
     return np.frombuffer(data, np.uint8, whole).reshape(4, -1).T.tobytes() + data[whole:]
 
 
-def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = False) -> None:
+def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = False,
+           notes: dict[str, Any] | None = None) -> None:
     """Write a bundle with only `levels` and the parts they use, compressed parts copied as
-    they are (`recompress`: decompressed and packed again, with filters where they help).
+    they are (`recompress`: packed again, with filters where they help and small parts raw).
 
     The binary embeds the default voice this way: without `reference`, whose FP32 graphs are
     most of the file."""
@@ -135,7 +142,7 @@ def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = F
     used = ["config.json"] + [part for level in kept.values()
                               for part in (level.latent, level.flow, level.decoder, level.compensation) if part]
     names = list(dict.fromkeys(used))
-    kept_keys = ("name", "size", "sha256", "filter")
+    kept_keys = ("name", "size", "sha256", "filter", "compression")
     entries = [{key: value for key, value in source._entries[name].items() if key in kept_keys} for name in names]
     if recompress:
         import zstandard
@@ -143,13 +150,15 @@ def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = F
         compressor = zstandard.ZstdCompressor(level=19, threads=-1, write_checksum=True)
         for entry in entries:
             entry.pop("filter", None)
-        blobs = {entry["name"]: _compress(compressor, source.part(entry["name"]), entry) for entry in entries}
+            entry.pop("compression", None)
+        blobs = {entry["name"]: _compress(compressor, source.part(entry["name"]), entry, small_raw=True)
+                 for entry in entries}
     else:
         blobs = {name: source.stored(name) for name in names}
     default = source.default if source.default in kept else levels[0]
     _write(path, entries, blobs, {"meta": source.meta, "default": default,
                                   "levels": {name: vars(level) for name, level in kept.items()},
-                                  "notes": source.notes})
+                                  "notes": {**source.notes, **(notes or {})}})
 
 
 def _write(path: Path, entries: list[dict[str, Any]], blobs: dict[str, bytes], rest: dict[str, Any]) -> None:
@@ -232,15 +241,10 @@ class Bundle:
 
     def part(self, name: str) -> bytes:
         """A part, decompressed and checked against its sha256."""
-        import zstandard
-
         entry = self._entries.get(name)
         if entry is None:
             raise VoiceError(f"voice bundle {self.origin} has no part {name}")
-        try:
-            data = zstandard.ZstdDecompressor().decompress(self.stored(name), max_output_size=entry["size"])
-        except zstandard.ZstdError as exc:
-            raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt ({exc})") from exc
+        data = bytes(self.stored(name)) if entry.get("compression") == "none" else self._decompress(name, entry)
         if entry.get("filter") == SHUFFLE:
             data = unshuffle(data)
         elif entry.get("filter") is not None:
@@ -248,6 +252,14 @@ class Bundle:
         if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise VoiceError(f"voice bundle {self.origin}: part {name} fails its sha256 check")
         return data
+
+    def _decompress(self, name: str, entry: dict[str, Any]) -> bytes:
+        import zstandard
+
+        try:
+            return zstandard.ZstdDecompressor().decompress(self.stored(name), max_output_size=entry["size"])
+        except zstandard.ZstdError as exc:
+            raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt ({exc})") from exc
 
     def graph(self, name: str) -> StoredGraph:
         """A graph part, to be read only if onnxruntime has no optimized copy of it cached."""

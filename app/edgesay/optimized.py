@@ -15,9 +15,9 @@ written (a read-only home), sessions are made from the bundle every time, as bef
 
 import hashlib
 import os
-import platform
 import tempfile
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import onnxruntime as ort
@@ -41,10 +41,14 @@ def _cpu_features() -> str:
     return ""
 
 
+@lru_cache(maxsize=4)
+def _build_key(version: str) -> str:
+    depends = f"{FORMAT}|{version}|{os.uname().machine}|{_cpu_features()}"
+    return hashlib.sha256(depends.encode()).hexdigest()[:12]
+
+
 def cache_path(graph: StoredGraph) -> Path:
-    depends = f"{FORMAT}|{ort.__version__}|{platform.machine()}|{_cpu_features()}"
-    key = hashlib.sha256(depends.encode()).hexdigest()[:12]
-    return paths.cache_dir() / "graphs" / f"{graph.sha256[:32]}-{key}.ort"
+    return paths.cache_dir() / "graphs" / f"{graph.sha256[:32]}-{_build_key(ort.__version__)}.ort"
 
 
 def session(graph: StoredGraph, options: Callable[[], ort.SessionOptions]) -> ort.InferenceSession:
