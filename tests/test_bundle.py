@@ -180,3 +180,58 @@ def test_recompressed_subset_keeps_every_byte(tmp_path: Path) -> None:
     small.write_bytes(bytes(data))
     with pytest.raises(VoiceError, match="config.json fails its sha256 check"):
         Bundle.read(small)
+
+
+def _replace_part(path: Path, name: str, blob: bytes, size: int) -> None:
+    """Put `blob` in place of part `name`, with `size` in the manifest."""
+    data = path.read_bytes()
+    (length,) = struct.unpack_from("<I", data, 12)
+    manifest = json.loads(data[16:16 + length])
+    body = 16 + length
+    blobs = [blob if e["name"] == name else data[body + e["offset"]:body + e["offset"] + e["stored"]]
+             for e in manifest["parts"]]
+    offset = 0
+    for entry, stored in zip(manifest["parts"], blobs, strict=True):
+        entry.update(offset=offset, stored=len(stored), **({"size": size} if entry["name"] == name else {}))
+        offset += len(stored)
+    raw = json.dumps(manifest).encode()
+    path.write_bytes(data[:12] + struct.pack("<I", len(raw)) + raw + b"".join(blobs))
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_unpacked(tmp_path: Path) -> None:
+    import resource
+
+    import zstandard
+
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+    bomb = zstandard.ZstdCompressor(level=3).compress(bytes(300 << 20))  # 300 MB of zeros in ~10 kB
+    assert len(bomb) < 100_000
+    _replace_part(path, "b.onnx", bomb, 700)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(VoiceError, match=r"b.onnx is corrupt \(its frame holds 314572800 bytes, its manifest says 700"):
+        Bundle.read(path).level("fast").split.flow.read()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # kB: nothing near 300 MB
+
+
+def test_a_part_that_claims_gigabytes_is_refused_on_reading(tmp_path: Path) -> None:
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+
+    def huge(manifest: dict) -> None:
+        manifest["parts"][1]["size"] = 10 << 30
+
+    _edit_manifest(path, huge)
+    with pytest.raises(VoiceError, match=f"{path}: part .* claims more than 256 MB"):
+        Bundle.read(path)
+
+
+def test_a_frame_without_its_size_is_refused(tmp_path: Path) -> None:
+    import zstandard
+
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+    blob = zstandard.ZstdCompressor(write_content_size=False).compress(b"graph b" * 100)
+    _replace_part(path, "b.onnx", blob, 700)
+    with pytest.raises(VoiceError, match="b.onnx is corrupt"):
+        Bundle.read(path).level("fast").split.flow.read()

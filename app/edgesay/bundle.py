@@ -41,6 +41,9 @@ FORMAT = 2
 OLDEST_FORMAT = 1  # format 1 is format 2 without filters
 SHUFFLE = "shuffle4"
 SUFFIX = ".edgesay"
+# No part of a real voice comes near this (the largest Piper voices are about 120 MB in all):
+# a manifest that says more is refused before anything is decompressed.
+MAX_PART_BYTES = 256 << 20
 _HEADER = struct.Struct("<8sI")
 _LENGTH = struct.Struct("<I")
 
@@ -210,10 +213,14 @@ class Bundle:
             self.notes: dict[str, Any] = manifest.get("notes", {})
             self.levels = {name: Level(**level) for name, level in manifest["levels"].items()}
             last = max(e["offset"] + e["stored"] for e in self._entries.values())
+            huge = [e["name"] for e in self._entries.values() if not 0 <= int(e["size"]) <= MAX_PART_BYTES]
         except VoiceError:
             raise
         except (KeyError, TypeError, ValueError, struct.error) as exc:
             raise VoiceError(f"voice bundle {origin} has a broken manifest: {exc!r}") from exc
+        if huge:
+            raise VoiceError(f"voice bundle {origin}: part {huge[0]} claims more than {MAX_PART_BYTES >> 20} MB; "
+                             "refused (no voice needs that much)")
         if self._body + last > len(data):
             raise VoiceError(f"voice bundle {origin} is truncated ({len(data)} bytes, "
                              f"its manifest needs {self._body + last})")
@@ -254,10 +261,20 @@ class Bundle:
         return data
 
     def _decompress(self, name: str, entry: dict[str, Any]) -> bytes:
+        """Decompressed, after checking that the frame says the size the manifest says, so a
+        decompression bomb is refused before memory is allocated for it."""
         import zstandard
 
+        stored = self.stored(name)
         try:
-            return zstandard.ZstdDecompressor().decompress(self.stored(name), max_output_size=entry["size"])
+            declared = zstandard.frame_content_size(stored)
+        except zstandard.ZstdError as exc:
+            raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt ({exc})") from exc
+        if declared != entry["size"]:
+            raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt (its frame holds {declared} "
+                             f"bytes, its manifest says {entry['size']})")
+        try:
+            return zstandard.ZstdDecompressor().decompress(stored, max_output_size=entry["size"])
         except zstandard.ZstdError as exc:
             raise VoiceError(f"voice bundle {self.origin}: part {name} is corrupt ({exc})") from exc
 
