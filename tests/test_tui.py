@@ -260,7 +260,7 @@ def test_end_to_end_in_a_terminal(tmp_path: Path) -> None:
                 time.sleep(0.2)
             raise AssertionError(f"{text!r} never appeared:\n{screen()}")
 
-        wait_for("ready: en_US-joe-medium")
+        assert "en_US-joe-medium" in wait_for("ready: ")  # "ready: the built-in voice en_US-joe-medium at ..."
         tmux("send-keys", "-t", session, "C-s")
         wait_for("s audio, first")  # in the replay list: the utterance is complete
         shown = wait_for("real-time factor ")

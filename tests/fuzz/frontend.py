@@ -1,0 +1,39 @@
+"""Coverage-guided fuzzing (atheris, libFuzzer) of the text front end: normalization, sentence
+and clause splitting, espeak-ng phonemization and phoneme-id mapping, with the real voice's
+config. Anything but ids the voice knows or an InputError is a crash; a crash's input is written
+by libFuzzer as crash-<sha1> in the working directory, and becomes a regression test
+(tests/data/fuzz_regressions.txt, read by test_fuzz_properties.py).
+
+    just fuzz [seconds]       # python3 tests/fuzz/frontend.py -max_total_time=60 tests/fuzz/corpus
+"""
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from edgesay import InputError, paths, store
+    from edgesay.engine import text_to_sentences
+    from edgesay.espeak import Espeak
+    from edgesay.phoneme_ids import phonemes_to_ids, split_phonemes
+
+CONFIG = store.load_level(None, None, "balanced").config
+KNOWN = {i for ids in CONFIG.phoneme_id_map.values() for i in ids}
+ESPEAK = Espeak(paths.espeak_library(), paths.espeak_data())
+
+
+def one_input(data: bytes) -> None:
+    text = atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(len(data))
+    try:
+        for sentence in text_to_sentences(text):
+            phonemes = "".join(ESPEAK.clause_phonemes(CONFIG.espeak_voice, c) for c in sentence.clauses)
+            ids = phonemes_to_ids(split_phonemes(phonemes, CONFIG.vowel_clusters), CONFIG)
+            if not set(ids) <= KNOWN:
+                raise AssertionError(f"unknown ids {set(ids) - KNOWN} for {text!r}")
+    except InputError:
+        pass
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, one_input)
+    atheris.Fuzz()
