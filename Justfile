@@ -30,6 +30,17 @@ bench:
     python3 bench/tui_idle.py
     if [ -x build/out/$(uname -m)/edgesay ]; then python3 bench/binary.py; else echo "no binary: skipping bench/binary.py (just build)"; fi
 
+# Coverage-guided fuzzing of the text front end (atheris) for a bounded time; crashes land in tests/fuzz/crashes/
+fuzz seconds="60":
+    python3 -m pip install --quiet --root-user-action=ignore -e . atheris==3.0.0
+    mkdir -p tests/fuzz/crashes
+    python3 tests/fuzz/frontend.py -max_total_time={{seconds}} -timeout=10 -artifact_prefix=tests/fuzz/crashes/ tests/fuzz/corpus
+
+# Soak: 2,000 utterances in one process (RSS curve, pool reuse) and signal-to-exit times (bench/results/soak.md)
+soak utterances="2000":
+    python3 -m pip install --quiet --root-user-action=ignore -e .
+    python3 bench/soak.py --utterances {{utterances}}
+
 # Build the native binary for this machine into build/out/<machine>/edgesay (needs `just models` first)
 build:
     python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33
