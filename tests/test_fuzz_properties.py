@@ -4,6 +4,7 @@ a hang (a generous time bound per character, against pathological regular expres
 The coverage-guided fuzzer of the same front end is `just fuzz` (tests/fuzz/frontend.py)."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, example, given, settings
@@ -57,3 +58,20 @@ def test_any_text_gives_audio_or_an_input_error(balanced, text: str) -> None:  #
     for chunk in chunks:
         assert chunk.dtype == np.int16 and chunk.ndim == 1
     assert time.perf_counter() - started < 10 * _bound(text)  # synthesis itself: about 0.1x real time
+
+
+CORPUS = Path(__file__).parent / "fuzz" / "corpus"
+
+
+def test_the_fuzz_corpus_replays(balanced) -> None:  # type: ignore[no-untyped-def]
+    """What `just fuzz` found interesting (and any crash it ever found, saved there) stays covered."""
+    known = {i for ids in balanced.config.phoneme_id_map.values() for i in ids}
+    inputs = sorted(CORPUS.iterdir())
+    assert len(inputs) >= 4
+    for path in inputs:
+        text = path.read_bytes().decode("utf-8", "replace")
+        try:
+            for sentence in text_to_sentences(text):
+                assert set(balanced.sentence_ids(sentence)) <= known
+        except InputError:
+            pass
