@@ -8,8 +8,10 @@ are skipped: the default run tests the package, and building takes longer than i
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,30 @@ def test_older_unpacked_versions_are_removed(cache_dir: Path, tmp_path: Path) ->
     result = subprocess.run([EXE, "--text", "Hi.", "-o", str(tmp_path / "hi.wav")], capture_output=True)
     assert result.returncode == 0, result.stderr
     assert extraction_dirs(cache_dir) == [current]
+
+
+@native
+def test_interrupted_runs_leave_nothing_but_the_cache(cache_dir: Path, tmp_path: Path) -> None:
+    """Nuitka's onefile mode could unpack into temporary folders; ours unpacks once into the
+    versioned cache, and a signal mid-sentence leaves no other folder and no partial file."""
+    scratch, out = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    out.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen([EXE, "-o", str(out / "long.wav")], stdin=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        assert proc.stdin is not None
+        proc.stdin.write(b"A long text that keeps the binary busy for a good while. " * 100 + b"\n")
+        proc.stdin.close()
+        time.sleep(1.5)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == 130
+    # onnxruntime's import writes one 51-byte ".ses" file (its telemetry library's session id;
+    # strace shows no network use): no folder, nothing of ours.
+    assert [p.name for p in scratch.iterdir()] in ([], [".ses"]) and list(out.iterdir()) == []
+    assert [p.name for p in (cache_dir / "xdg" / "edgesay").iterdir()] == ["bin"]
+    assert len(extraction_dirs(cache_dir)) == 1
 
 
 @native

@@ -308,6 +308,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _guarded(command: Callable[[], int]) -> int:
     """Errors as one line on stderr and an exit code."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt: outputs are closed cleanly
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return command()
