@@ -26,6 +26,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,11 +124,10 @@ def installed_mb(distribution: str) -> float:
         except metadata.PackageNotFoundError:
             continue
         total += sum((f.size or 0) for f in dist.files or [])
-        for requirement in dist.requires or []:
-            if "extra ==" in requirement:
-                continue
-            todo.append(requirement.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0]
-                        .split("!")[0].split("~")[0].strip())
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or "extra" not in str(requirement.marker):
+                todo.append(requirement.name)
     return total / 1e6
 
 

@@ -26,10 +26,12 @@ SENTENCES = SHARED if SHARED.is_file() else ROOT / "tests" / "data" / "sentences
 
 
 def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    from edgesay.sysinfo import rss_mb as read
+
+    value = read()
+    if value is None:
+        raise RuntimeError("no VmRSS in /proc/self/status")
+    return value
 
 
 def utterances(count: int, seed: int = 0) -> list[str]:

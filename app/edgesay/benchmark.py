@@ -105,21 +105,8 @@ class BenchResult:
         return record
 
 
-def _cpuinfo(cpuinfo: Path) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return fields
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() not in fields:  # the first processor's values
-            fields[key.strip()] = value.strip()
-    return fields
-
-
 def device(cpuinfo: Path = Path("/proc/cpuinfo"), tree: Path = Path("/proc/device-tree/model")) -> Device:
-    fields = _cpuinfo(cpuinfo)
+    fields = sysinfo.cpu_fields(cpuinfo)
     features = fields.get("flags") or fields.get("Features") or ""
     model = fields.get("model name") or fields.get("Model") or fields.get("Hardware")
     if not model and fields.get("CPU part"):  # ARM cores name themselves by implementer and part
@@ -137,16 +124,6 @@ def device(cpuinfo: Path = Path("/proc/cpuinfo"), tree: Path = Path("/proc/devic
 def thermal() -> Thermal:
     frequencies = sysinfo.frequencies_mhz()
     return Thermal(sysinfo.temperature_c(), list(frequencies) if frequencies else None)
-
-
-def peak_rss_mb(status: Path = Path("/proc/self/status")) -> float | None:
-    try:
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 def self_command() -> list[str]:
@@ -203,7 +180,7 @@ def run(load: Callable[[], tuple["Engine", str, str, str]], sentences: list[str]
     for n, text in enumerate(sentences, 1):
         progress(f"sentence {n}/{len(sentences)}")
         result.sentences.append(time_sentence(engine, text, reps))
-    result.peak_rss_mb = peak_rss_mb()
+    result.peak_rss_mb = sysinfo.peak_rss_mb()
     result.after = thermal()
     result.seconds = time.perf_counter() - began
     return result

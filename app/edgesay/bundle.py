@@ -199,7 +199,6 @@ class Bundle:
                              "and older: upgrade edgesay or rebuild the bundle")
         if version < OLDEST_FORMAT:
             raise VoiceError(f"voice bundle {origin} has old format {version}; rebuild it with `just models`")
-        self.format = version
         try:
             (length,) = _LENGTH.unpack_from(data, _HEADER.size)
             start = _HEADER.size + _LENGTH.size
@@ -238,19 +237,21 @@ class Bundle:
             raise VoiceError(f"cannot read voice bundle {path}: {exc.strerror}") from exc
         return cls(data, origin or str(path))
 
-    def stored(self, name: str) -> bytes:
-        """A part as stored: one zstd frame."""
+    def _entry(self, name: str) -> dict[str, Any]:
         entry = self._entries.get(name)
         if entry is None:
             raise VoiceError(f"voice bundle {self.origin} has no part {name}")
+        return entry
+
+    def stored(self, name: str) -> bytes:
+        """A part as stored: one zstd frame, or the bytes themselves (compression "none")."""
+        entry = self._entry(name)
         start = self._body + entry["offset"]
         return self._data[start:start + entry["stored"]]
 
     def part(self, name: str) -> bytes:
         """A part, decompressed and checked against its sha256."""
-        entry = self._entries.get(name)
-        if entry is None:
-            raise VoiceError(f"voice bundle {self.origin} has no part {name}")
+        entry = self._entry(name)
         data = bytes(self.stored(name)) if entry.get("compression") == "none" else self._decompress(name, entry)
         if entry.get("filter") == SHUFFLE:
             data = unshuffle(data)
@@ -280,10 +281,7 @@ class Bundle:
 
     def graph(self, name: str) -> StoredGraph:
         """A graph part, to be read only if onnxruntime has no optimized copy of it cached."""
-        entry = self._entries.get(name)
-        if entry is None:
-            raise VoiceError(f"voice bundle {self.origin} has no part {name}")
-        return StoredGraph(name, str(entry["sha256"]), partial(self.part, name))
+        return StoredGraph(name, str(self._entry(name)["sha256"]), partial(self.part, name))
 
     def level(self, quality: str | None = None) -> VoiceLevel:
         name = quality or self.default

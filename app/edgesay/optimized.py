@@ -22,28 +22,18 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from . import paths
+from . import paths, sysinfo
 from .graphs import StoredGraph
 
 PROVIDERS = ["CPUExecutionProvider"]
 FORMAT = 1  # bump when the saved graphs would differ (other session options, other optimizers)
 
 
-def _cpu_features() -> str:
-    """The CPU flags line ("flags" on x86, "Features" on ARM): what the optimizers looked at."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith(("flags", "Features")):
-                    return line.split(":", 1)[-1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 @lru_cache(maxsize=4)
 def _build_key(version: str) -> str:
-    depends = f"{FORMAT}|{version}|{os.uname().machine}|{_cpu_features()}"
+    cpu = sysinfo.cpu_fields()
+    # The CPU's flags decide which kernels and layouts the optimizers picked.
+    depends = f"{FORMAT}|{version}|{os.uname().machine}|{cpu.get('flags') or cpu.get('Features', '')}"
     return hashlib.sha256(depends.encode()).hexdigest()[:12]
 
 

@@ -22,12 +22,30 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def rss_mb(status: Path = Path("/proc/self/status")) -> float | None:
-    text = _read(status)
-    for line in (text or "").splitlines():
-        if line.startswith("VmRSS:"):
+def _status_mb(key: str, status: Path) -> float | None:
+    for line in (_read(status) or "").splitlines():
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return None
+
+
+def rss_mb(status: Path = Path("/proc/self/status")) -> float | None:
+    return _status_mb("VmRSS:", status)
+
+
+def peak_rss_mb(status: Path = Path("/proc/self/status")) -> float | None:
+    """The most this process has held (its high-water mark)."""
+    return _status_mb("VmHWM:", status)
+
+
+def cpu_fields(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    """/proc/cpuinfo's fields for the first processor ("flags" on x86, "Features" on ARM, ...)."""
+    fields: dict[str, str] = {}
+    for line in (_read(cpuinfo) or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    return fields
 
 
 def cpu_times(stat: Path = Path("/proc/stat")) -> dict[str, tuple[int, int]] | None:
