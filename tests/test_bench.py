@@ -57,6 +57,15 @@ def test_bench_bad_sentences_file_is_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "missing.txt" in lines[0]
 
 
+def test_bench_with_a_missing_voice_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("bench", "--voice", str(tmp_path / "gone.edgesay"), "--reps", "0")
+    assert result.returncode == 2 and result.stderr.decode().endswith("(see edgesay bench --help)\n")
+    result = run_cli("bench", "--no-startup", "--voice", str(tmp_path / "gone.edgesay"))
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 3 and len(lines) == 1 and "gone.edgesay does not exist" in lines[0]
+    assert result.stdout == b""
+
+
 def test_device_on_a_raspberry_pi(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nBogoMIPS\t: 108.00\n"

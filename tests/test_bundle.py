@@ -34,7 +34,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize("cut", [4, 20, -10])
+@pytest.mark.parametrize("cut", [4, 14, 20, -10])
 def test_truncated_bundle_is_named_and_refused(tmp_path: Path, cut: int) -> None:
     path = tmp_path / f"v{SUFFIX}"
     pack(_spec(), path)

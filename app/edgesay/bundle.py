@@ -199,9 +199,11 @@ class Bundle:
                              "and older: upgrade edgesay or rebuild the bundle")
         if version < OLDEST_FORMAT:
             raise VoiceError(f"voice bundle {origin} has old format {version}; rebuild it with `just models`")
+        start = _HEADER.size + _LENGTH.size
+        if len(data) < start:
+            raise VoiceError(f"voice bundle {origin} is truncated ({len(data)} bytes)")
         try:
             (length,) = _LENGTH.unpack_from(data, _HEADER.size)
-            start = _HEADER.size + _LENGTH.size
             if start + length > len(data):
                 raise VoiceError(f"voice bundle {origin} is truncated (in its manifest)")
             manifest = json.loads(bytes(data[start:start + length]))

@@ -68,7 +68,7 @@ def _non_negative(value: str) -> float:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> "typing.NoReturn":
         # One line, not argparse's usage block: scripts read the last line of stderr.
-        self.exit(2, f"edgesay: {message} (see edgesay --help)\n")
+        self.exit(2, f"edgesay: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,9 +270,10 @@ def bench(argv: list[str], out: TextIO) -> int:
         if not sentences:
             raise InputError(f"{args.sentences} has no sentences")
     threads = args.threads or default_threads()
+    voice = resolve(args.voice, args.config)  # a missing voice is one error line, before any progress
 
     def load() -> tuple[Engine, str, str, str]:
-        engine = Engine.load(resolve(args.voice, args.config), threads=threads, quality=args.quality)
+        engine = Engine.load(voice, threads=threads, quality=args.quality)
         name = Path(args.voice).name if args.voice else f"built-in voice {store.EMBEDDED_NAME}"
         return engine, name, engine.digest, engine.quality
 
