@@ -8,6 +8,15 @@ stale. The patch makes the bootstrap write a marker (holding the path of the pro
 after a complete unpacking, and skip straight to running that program when the marker and the
 program exist. Delete ~/.cache/edgesay/bin to force unpacking again.
 
+The patch also makes the bootstrap exec the program instead of forking it and waiting. Nuitka's
+parent forwards SIGINT/SIGTERM to its child, but a signal that came before the child existed was
+swallowed (the program then ran to the end) and one in the parent's own first moments could leave
+the child running alone. With exec there is one process: until the program runs, a stop request
+ends the start with the program's own line and exit status; from the exec on, SIGINT and SIGTERM
+are blocked, so one arriving while Python starts is held (pending signals survive exec) until
+app/edgesay/__main__.py has installed its handlers and unblocks them. The cached mode leaves
+nothing to clean up after the program, which was the parent's only other job.
+
 The copy lives in the build output folder; the installed Nuitka is left alone. A Nuitka whose
 bootstrap does not contain the anchors below stops the build (patching blind would be worse).
 """
@@ -16,6 +25,79 @@ import shutil
 from pathlib import Path
 
 MARKER = ".edgesay-unpacked"
+
+# Before main(): the handler for a stop request while the bootstrap itself runs.
+_HANDLER_ANCHOR = '''#ifdef _NUITKA_ONEFILE_SPLASH_SCREEN
+#ifdef __cplusplus
+'''
+_HANDLER_PATCH = r'''#if !defined(_WIN32)
+// edgesay: nothing is written yet but perhaps part of an unpacking, which has no marker and so is
+// CRC-checked and completed on the next start. Say what the program says on a stop, and go.
+static void edgesayStopWhileStarting(int sig) {
+    (void)sig;
+    static char const message[] = "edgesay: interrupted\n";
+    ssize_t written = write(2, message, sizeof(message) - 1);
+    (void)written;
+    _exit(130);
+}
+
+static void edgesayOnStop(int sig) {
+    struct sigaction previous;
+    // Ignored on entry stays ignored (and so for the program after exec): a script's background
+    // job is meant to outlive the Ctrl-C typed at its terminal.
+    if (sigaction(sig, NULL, &previous) == 0 && previous.sa_handler != SIG_IGN) {
+        signal(sig, edgesayStopWhileStarting);
+    }
+}
+#endif
+
+''' + _HANDLER_ANCHOR
+
+# First thing in main(), instead of Nuitka's forwarding handler (installed later, and of no use
+# without a child).
+_MAIN_ANCHOR = '''    NUITKA_PRINT_TIMING("ONEFILE: Entered main().");
+'''
+_MAIN_PATCH = _MAIN_ANCHOR + '''
+#if !defined(_WIN32)
+    edgesayOnStop(SIGINT);
+    edgesayOnStop(SIGTERM);
+#endif
+'''
+_FORWARD = '''            sigaction(SIGINT, &sa, NULL);
+            sigaction(SIGQUIT, &sa, NULL);
+            sigaction(SIGTERM, &sa, NULL);
+'''
+_FORWARD_PATCHED = '''            (void)sa; // edgesay: no child to forward to, the program is exec'd
+'''
+
+# Instead of fork + wait: exec, with the stop signals held for the program.
+_FORK = '''    pid_t pid = fork();
+    int exit_code;
+'''
+_FORK_PATCH = '''#if _NUITKA_ONEFILE_TEMP_BOOL
+#error "edgesay: exec instead of fork needs the cached onefile mode (nothing to clean up after)"
+#endif
+    {
+        sigset_t edgesay_stops;
+        sigemptyset(&edgesay_stops);
+        sigaddset(&edgesay_stops, SIGINT);
+        sigaddset(&edgesay_stops, SIGTERM);
+        sigprocmask(SIG_BLOCK, &edgesay_stops, NULL);
+
+        argv[0] = (char *)getBinaryPath();
+        for (int retry_count = 0; retry_count < 10; retry_count++) {
+            execv(fork_binary, argv);
+            if (errno != ETXTBSY) {
+                break;
+            }
+            usleep(100000); // another start may still be writing the program
+        }
+        int error_code = errno;
+        sigprocmask(SIG_UNBLOCK, &edgesay_stops, NULL);
+        fatalErrorChild("Error, couldn't launch child (exec)", error_code);
+    }
+
+''' + _FORK
 
 # Before the unpacking loop: the fast path.
 _LOOP_ANCHOR = '''    NUITKA_PRINT_TIMING("ONEFILE: Entering decompression.");
@@ -82,10 +164,14 @@ def patched_nuitka(out: Path) -> Path:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
     bootstrap = target / "build" / "static_src" / "OnefileBootstrap.c"
     text = bootstrap.read_text()
-    for anchor in (_LOOP_ANCHOR, _FOR, _END_ANCHOR):
+    patches = ((_LOOP_ANCHOR, _LOOP_PATCH), (_FOR, _FOR_PATCHED), (_END_ANCHOR, _END_PATCH),
+               (_HANDLER_ANCHOR, _HANDLER_PATCH), (_MAIN_ANCHOR, _MAIN_PATCH),
+               (_FORWARD, _FORWARD_PATCHED), (_FORK, _FORK_PATCH))
+    for anchor, _ in patches:
         if text.count(anchor) != 1:
             raise SystemExit(f"build: Nuitka's onefile bootstrap changed ({anchor.strip()[:50]!r}); "
                              "update build/onefile_fastpath.py for this Nuitka")
-    text = text.replace(_LOOP_ANCHOR, _LOOP_PATCH).replace(_FOR, _FOR_PATCHED).replace(_END_ANCHOR, _END_PATCH)
+    for anchor, patch in patches:
+        text = text.replace(anchor, patch)
     bootstrap.write_text(text)
     return target_root

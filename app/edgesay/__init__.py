@@ -6,9 +6,17 @@
         play(chunk.samples)  # int16 mono at chunk.sample_rate
 """
 
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# onnxruntime's Linux wheels (1.29 and later) carry Microsoft telemetry: a device id and an event
+# database under ~/.cache/Microsoft/DeveloperTools, a session file in $TMPDIR, uploads when online
+# (measured with 1.32: all three appear after one "Hi."). A speaker on a shelf must not phone home,
+# and the switch only works if set before onnxruntime loads: so here, before any module of ours.
+# An explicit ORT_DISABLE_TELEMETRY in the environment is left as the user set it.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 # The names below are imported when first used, so that `import edgesay` (and the command,
 # which installs its signal handlers before numpy and onnxruntime load) stays light.

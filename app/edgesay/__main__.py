@@ -1,18 +1,21 @@
-import os
+"""The `edgesay` command (binary, `python -m edgesay`, pip's console script): stop handlers first,
+then everything else. Importing the CLI loads numpy and soundfile, which a signal must not break."""
+
 import signal
 
-
-def _interrupted_while_starting(signum: int, frame: object) -> None:
-    # Until main() installs its own handlers nothing has been written: leave at once. Raising
-    # KeyboardInterrupt in the middle of importing numpy or onnxruntime could crash natively
-    # (a segfault, measured with SIGINT 0.3 s after start) or print a traceback.
-    os.write(2, b"edgesay: interrupted\n")
-    os._exit(130)
+from edgesay import stops  # absolute: the compiled binary runs this file as the top-level module
 
 
-signal.signal(signal.SIGINT, _interrupted_while_starting)
-signal.signal(signal.SIGTERM, _interrupted_while_starting)
+def main() -> None:
+    stops.on_stop(stops.stop_while_starting)
+    # The onefile binary's loader execs this program with both signals blocked, so that one sent
+    # while Python started waits for the handler above (build/onefile_fastpath.py).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops.STOPS)
 
-from edgesay.cli import run  # noqa: E402  (absolute: the compiled binary runs this file as the top-level module)
+    from edgesay.cli import run
 
-run()
+    run()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import signal
 import sys
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import __version__, onefile, store
+from . import __version__, onefile, stops, store
 from .config import SynthesisSettings
 from .errors import EdgesayError, InputError, OutputError
 from .sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
@@ -184,6 +183,7 @@ def field_test(args: argparse.Namespace) -> int:
     """No text and a terminal: the field-testing TUI."""
     from .tui import Choices, run
 
+    stops.stop_cleanly()
     settings = SynthesisSettings(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
                                  sentence_silence=args.sentence_silence, volume=args.volume)
     return run(Choices(args.voice, args.quality, args.threads), settings)
@@ -193,6 +193,7 @@ def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
     from .engine import Engine
     from .voices import resolve
 
+    stops.stop_cleanly()
     check_output_early(args)
     # Text from stdin may go on for hours: hold the whole working set from the start.
     engine = Engine.load(resolve(args.voice, args.config), threads=args.threads, quality=args.quality,
@@ -259,6 +260,7 @@ def bench(argv: list[str], out: TextIO) -> int:
     from .threads import default_threads
     from .voices import resolve
 
+    stops.stop_cleanly()
     args = bench_parser().parse_args(argv)
     sentences = list(benchmark.SENTENCES)
     if args.sentences:
@@ -286,10 +288,6 @@ def bench(argv: list[str], out: TextIO) -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     onefile.remove_older_extractions()
     argv = sys.argv[1:] if argv is None else argv
@@ -309,8 +307,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _guarded(command: Callable[[], int]) -> int:
     """Errors as one line on stderr and an exit code."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt: outputs are closed cleanly
-    signal.signal(signal.SIGTERM, _terminate)
     try:
         return command()
     except EdgesayError as exc:
