@@ -41,6 +41,11 @@ soak utterances="2000":
     python3 -m pip install --quiet --root-user-action=ignore -e .
     python3 bench/soak.py --utterances {{utterances}}
 
+# Stop the binary at random moments of its start (loader, Python, imports): each must be clean
+stops runs="200":
+    test -x build/out/$(uname -m)/edgesay || just build
+    python3 bench/early_stops.py --runs {{runs}}
+
 # Build the native binary for this machine into build/out/<machine>/edgesay (needs `just models` first)
 build:
     python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33
