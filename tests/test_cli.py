@@ -5,6 +5,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import pytest
 import soundfile as sf
 
 from conftest import BINARY, CLI, run_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import early_stops
 
 
 def wav(path: Path) -> tuple[np.ndarray, int]:
@@ -210,54 +214,28 @@ def test_interrupt_leaves_no_partial_file(tmp_path: Path, sig: signal.Signals) -
     assert leftovers(tmp_path) == []
 
 
-LONG_TEXT = b"A long text that keeps the engine busy for a good while. " * 100 + b"\n"
-
-
-def stop_after(tmp_path: Path, sig: signal.Signals, delay: float) -> str:
-    """Start a long synthesis to a WAV, signal it after `delay` s; what went wrong ('' = a clean
-    stop: one line, exit 130, no file, within a hang guard of 5 s)."""
-    out = tmp_path / "long.wav"
-    proc = subprocess.Popen([*CLI, "-o", str(out)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stderr is not None
-    proc.stdin.write(LONG_TEXT)  # 5.7 kB: fits the pipe, so this never waits for the reader
-    proc.stdin.close()
-    time.sleep(max(0.0, delay))
-    sent = time.monotonic()
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return f"{sig.name} at {delay:.3f} s: still running 5 s later"
-    err = proc.stderr.read().decode(errors="replace")
-    left = leftovers(tmp_path)
-    if proc.returncode != 130 or err != "edgesay: interrupted\n" or left:
-        return f"{sig.name} at {delay:.3f} s: exit {proc.returncode}, stderr {err[-300:]!r}, left {left}"
-    assert time.monotonic() - sent < 5  # the 200 ms target is measured by `just soak`
-    return ""
+def stop_after(sig: signal.Signals, delay: float) -> str:
+    """A long text to a WAV, signalled after `delay` s; what went wrong ('' = one line, exit 130,
+    no file, within 5 s). The 200 ms target is measured by `just soak`."""
+    return early_stops.stop_once(CLI, sig, delay)[0]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("delay", [0.3, 1.5])
-def test_a_signal_while_loading_or_speaking_is_a_clean_stop(tmp_path: Path, sig: signal.Signals,
-                                                            delay: float) -> None:
+def test_a_signal_while_loading_or_speaking_is_a_clean_stop(sig: signal.Signals, delay: float) -> None:
     """While numpy and onnxruntime load, while speaking: one line, exit 130, no file. (Raised
     mid-import, KeyboardInterrupt crashed natively or printed a traceback.)"""
-    assert stop_after(tmp_path, sig, delay) == ""
+    assert stop_after(sig, delay) == ""
 
 
 @pytest.mark.skipif(not BINARY, reason="the binary's case: the pip package's interpreter keeps "
                     "default signal actions for its own first ~0.1 s (README, Unattended use)")
-def test_the_binary_stops_cleanly_from_its_first_instant(tmp_path: Path) -> None:
+def test_the_binary_stops_cleanly_from_its_first_instant() -> None:
     """24 moments from 2 ms to 0.6 s: the onefile loader, its exec, Python's start, the imports.
     (Nuitka's forking loader swallowed a signal sent before its child existed, or left the child
     running; stops inside onnxruntime's initialisation printed a traceback.)"""
-    problems = []
-    for i, delay in enumerate(np.geomspace(0.002, 0.6, 24)):
-        folder = tmp_path / str(i)
-        folder.mkdir()
-        problems.append(stop_after(folder, [signal.SIGINT, signal.SIGTERM][i % 2], float(delay)))
+    problems = [stop_after([signal.SIGINT, signal.SIGTERM][i % 2], float(delay))
+                for i, delay in enumerate(np.geomspace(0.002, 0.6, 24))]
     assert [p for p in problems if p] == []
 
 
