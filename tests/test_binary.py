@@ -257,3 +257,11 @@ def test_arm64_binary_files_flags_and_errors() -> None:
     assert result.returncode == 3 and b"does not exist" in result.stderr
     result = in_root(root, "sh", "-c", "edgesay --text 'Closing the pipe early is fine.' --raw | head -c 10 | wc -c")
     assert result.stdout.strip() == b"10" and b"Traceback" not in result.stderr
+    # SIGTERM in the loader, in Python's start (slow under qemu), while speaking: a clean stop each time.
+    # (SIGTERM: a background job of sh starts with SIGINT ignored, which edgesay respects.)
+    script = ("yes 'A long text that keeps it busy.' | head -200 > /tmp/long.txt; for d in 0.01 0.3 1 4; do "
+              "edgesay -o /tmp/long.wav < /tmp/long.txt & p=$!; sleep $d; kill -TERM $p; wait $p; "
+              "echo \"$d $? $(ls /tmp/long.wav* 2>/dev/null | wc -l)\"; done")
+    result = in_root(root, "sh", "-c", script)
+    assert result.stdout.decode().split("\n")[:4] == [f"{d} 130 0" for d in ("0.01", "0.3", "1", "4")], result
+    assert ours(result.stderr) == ["edgesay: interrupted"] * 4
