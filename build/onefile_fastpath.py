@@ -84,6 +84,9 @@ _FORK_PATCH = '''#if _NUITKA_ONEFILE_TEMP_BOOL
         sigaddset(&edgesay_stops, SIGTERM);
         sigprocmask(SIG_BLOCK, &edgesay_stops, NULL);
 
+        // Read by one thing only: a thread in the program that polls once a second for its
+        // forking parent to die. Without a parent, it would watch itself for ever.
+        unsetenv("NUITKA_ONEFILE_PARENT");
         argv[0] = (char *)getBinaryPath();
         for (int retry_count = 0; retry_count < 10; retry_count++) {
             execv(fork_binary, argv);
