@@ -28,6 +28,10 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+# Taken before edgesay is imported here (importing it sets ORT_DISABLE_TELEMETRY, for itself):
+# every child gets the environment of the user's shell, so Piper runs as its users run it.
+ENV = dict(os.environ)
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +83,7 @@ def warm(engine: str, command: list[str], threads: int, sentences: Path) -> list
     else:
         args = [*command, "bench", "--json", "--no-startup", "--reps", "1", "--threads", str(threads),
                 "--sentences", str(sentences)]
-    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=ENV)
     return json.loads(out.stdout)["sentences"]
 
 
@@ -159,7 +163,7 @@ def run_warm(engines: dict[str, list[str]], reps: int, sentences: Path) -> dict:
 def run_cold(engines: dict[str, list[str]], reps: int, short: str, long: str) -> dict:
     results: dict[str, dict[str, list[float]]] = {e: {} for e in engines}
     with tempfile.TemporaryDirectory(prefix="edgesay-bench-") as scratch:
-        env = {name: value for name, value in os.environ.items() if name != "EDGESAY_CACHE_DIR"}
+        env = {name: value for name, value in ENV.items() if name != "EDGESAY_CACHE_DIR"}
         env["XDG_CACHE_HOME"] = str(Path(scratch) / "cache")
         out = str(Path(scratch) / "x.wav")
         for engine, command in engines.items():  # first start (unpacking, graph cache) is not timed

@@ -14,6 +14,7 @@ import pytest
 from conftest import CLI, speak
 from edgesay import Engine, SynthesisSettings, VoiceError, VoiceFiles
 from edgesay.bundle import Bundle, BundleSpec, pack
+from edgesay.sysinfo import rss_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import soak
@@ -27,13 +28,6 @@ def test_memory_is_flat_and_buffers_are_reused_after_warm_up(default_bundle: Pat
     assert report["misses_after_warmup"] == 0
     assert report["hits"] > 1000
     assert report["rss_growth_percent"] < 5
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @pytest.mark.slow
@@ -50,7 +44,7 @@ def test_ten_megabytes_of_text_stream_with_bounded_memory(tmp_path: Path) -> Non
         try:
             for _ in range(12):  # 12 x 1 MB of audio: about 4.5 minutes of speech
                 assert len(proc.stdout.read(1 << 20)) == 1 << 20
-                readings.append(_rss_mb(proc.pid))
+                readings.append(rss_mb(Path(f"/proc/{proc.pid}/status")) or 0.0)
         finally:
             proc.kill()
             proc.communicate()

@@ -127,8 +127,8 @@ def thermal() -> Thermal:
 
 
 def self_command() -> list[str]:
-    """How to start this edgesay again: the binary (its path is argv[0], also in the unpacked
-    child), or this Python with the package."""
+    """How to start this edgesay again: the binary (its loader execs the unpacked program with
+    the binary's own path as argv[0]), or this Python with the package."""
     if "__compiled__" in globals():
         return [os.path.abspath(sys.argv[0])]
     return [sys.executable, "-m", "edgesay"]
