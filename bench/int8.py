@@ -55,7 +55,7 @@ QUALITY = r"""
 import json, sys
 import numpy as np
 from edgesay import Engine, SynthesisSettings
-from edgesay.quality import compare
+from edgesay.dsp.metrics import compare
 lines = [line.strip() for line in open(sys.argv[1]) if line.strip()]
 quiet = SynthesisSettings(noise_scale=0.0, noise_w=0.0)
 def audio(engine):

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgesay.voice.levels import NAMES as LEVEL_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SHARED = ROOT.parent / "shared" / "eval" / "sentences.txt"
@@ -92,35 +94,23 @@ def profile_macs(profile: Path, weights: dict[str, list[int]]) -> tuple[int, int
 
 def level_macs(quality: str, lines: list[str]) -> dict[str, float]:
     """MACs per second of audio of one level, by precision."""
-    import onnxruntime as ort
+    from edgesay import Engine
+    from edgesay.loading.store import load_level
+    from edgesay.voice.graphs import StoredGraph
 
-    from edgesay import Engine, inference
-    from edgesay.graphs import StoredGraph
-    from edgesay.store import load_level
-
-    split = load_level(None, None, quality).split
+    split = load_level(None, quality).split
     graphs = [g.read() if isinstance(g, StoredGraph) else Path(g).read_bytes() if isinstance(g, Path) else g
               for g in (split.latent, split.flow, split.decoder)]
     weights = weight_shapes(graphs)
-    plain = inference.session_options
-
-    def profiled(threads: int) -> ort.SessionOptions:
-        options = plain(threads)
-        options.enable_profiling = True
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        return options
-
-    inference.session_options = profiled  # type: ignore[assignment]
     with tempfile.TemporaryDirectory(prefix="edgesay-macs-") as scratch:
-        os.environ["EDGESAY_CACHE_DIR"] = scratch  # optimized graphs of this run must not be cached for later
         os.chdir(scratch)  # profiles are written to the working directory
         try:
-            engine = Engine.load(threads=1, quality=quality, warm=False)
+            # Profiled sessions run the graphs with basic optimizations, so the profile names their nodes.
+            engine = Engine.load(threads=1, quality=quality, warm=False, profile=True)
             samples = sum(chunk.samples.size for text in lines for chunk in engine.synthesize(text))
-            sessions = [engine.latent.session, engine.streamer._flow, engine.streamer._decoder]
+            sessions = [engine.sessions.latent, engine.sessions.flow, engine.sessions.decoder]
             totals = [profile_macs(Path(session.end_profiling()), weights) for session in sessions]
         finally:
-            inference.session_options = plain  # type: ignore[assignment]
             os.chdir(ROOT)
         audio_s = samples / engine.config.sample_rate
     fp32, int8 = sum(t[0] for t in totals), sum(t[1] for t in totals)
@@ -176,7 +166,7 @@ def main() -> None:
                       "int8_macs_per_s": max(conv_peak(m[1], shape, np.uint8, t) for shape, m in models.items())}
              for t in (1, 2)}
     levels = {}
-    for quality in ("reference", "balanced", "fast"):
+    for quality in LEVEL_NAMES:
         print(f"peak: counting MACs of {quality}", file=sys.stderr, flush=True)
         levels[quality] = level_macs(quality, lines)
     for stale in glob.glob(str(ROOT / "onnxruntime_profile_*.json")):

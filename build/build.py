@@ -30,8 +30,9 @@ sys.path.insert(0, str(REPO / "app"))
 sys.path.insert(0, str(REPO / "build"))
 
 from edgesay import __version__  # noqa: E402
-from edgesay.bundle import Bundle, subset  # noqa: E402
-from edgesay.store import EMBEDDED, EMBEDDED_NAME  # noqa: E402
+from edgesay.system.paths import DATA, EMBEDDED_BUNDLE  # noqa: E402
+from edgesay.voice import formats, levels  # noqa: E402
+from edgesay.voice.bundle import Bundle, subset  # noqa: E402
 from elf_floor import glibc_floor  # noqa: E402
 from onefile_fastpath import patched_nuitka  # noqa: E402
 
@@ -39,15 +40,18 @@ from onefile_fastpath import patched_nuitka  # noqa: E402
 PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "espeakng-loader", "textual")
 
 
-def options_table() -> tuple[dict[str, object], list[str]]:
-    table = tomllib.loads((REPO / "build" / "options.toml").read_text())
-    return table["nuitka"], table["voice"]["levels"]
+def options_table() -> dict[str, object]:
+    return tomllib.loads((REPO / "build" / "options.toml").read_text())["nuitka"]
+
+
+# The levels of the default voice the binary embeds: those the table of levels marks in_binary.
+LEVELS = [level.name for level in levels.LEVELS if level.in_binary]
 
 
 def build_id(voice: Path) -> str:
     """Version + a hash of everything that goes into the binary."""
     digest = hashlib.sha256()
-    for path in sorted((REPO / "app" / "edgesay").rglob("*")):
+    for path in sorted((REPO / "app" / "edgesay").rglob("*")):  # the embedded voice is hashed below
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".edgesay":
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
     for path in (REPO / "build" / "options.toml", REPO / "build" / "nuitka-package.config.yml",
@@ -74,24 +78,23 @@ def nuitka_arguments(options: dict[str, object], fill: dict[str, str]) -> list[s
     return args
 
 
-EMBEDDED_FORMAT = 2  # bump when embedded_voice() packs differently
 
 
-def embedded_voice(source: Path, levels: list[str], voice: Path) -> None:
-    """The default voice at `levels`, packed again with filters (half a minute of zstd -19;
+def embedded_voice(source: Path, kept: list[str], voice: Path) -> None:
+    """The default voice at levels `kept`, packed again with filters (half a minute of zstd -19;
     kept while it is newer than the source bundle and has the same levels)."""
     if voice.is_file() and voice.stat().st_mtime > source.stat().st_mtime:
         made = Bundle.read(voice)
-        if made.notes.get("embedded") == EMBEDDED_FORMAT and sorted(made.levels) == sorted(levels):
+        if made.notes.get("embedded") == formats.EMBEDDED and sorted(made.levels) == sorted(kept):
             return
     voice.parent.mkdir(parents=True, exist_ok=True)
-    subset(Bundle.read(source), levels, voice, recompress=True, notes={"embedded": EMBEDDED_FORMAT})
+    subset(Bundle.read(source), kept, voice, recompress=True, notes={"embedded": formats.EMBEDDED})
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "build" / "out" / platform.machine())
-    parser.add_argument("--bundle", type=Path, default=EMBEDDED,
+    parser.add_argument("--bundle", type=Path, default=EMBEDDED_BUNDLE,
                         help="the full default voice bundle (made by `just models`)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--lto", choices=("yes", "no", "auto"), default="auto",
@@ -101,17 +104,20 @@ def main() -> int:
                         help="only make the embedded voice (the aarch64 build does this on the host, not under qemu)")
     args = parser.parse_args()
     if not args.bundle.is_file():
-        sys.exit(f"build: no voice bundle at {args.bundle}; run `just models` first")
+        print(f"build: no voice bundle at {args.bundle}; run `just models` first", file=sys.stderr)
+        return 1
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    options, levels = options_table()
+    options = options_table()
 
-    voice = out / "voice" / f"{EMBEDDED_NAME}.edgesay"
-    embedded_voice(args.bundle, levels, voice)
+    voice = out / "voice" / EMBEDDED_BUNDLE.name
+    embedded_voice(args.bundle, LEVELS, voice)
     if args.voice_only:
         return 0
     ident = build_id(voice)
-    fill = {"OUT": str(out), "VOICE": str(voice), "BUILD_ID": ident}
+    # Package data goes where edgesay.system.paths looks for it, relative to the package.
+    embedded_at = EMBEDDED_BUNDLE.relative_to(DATA.parent.parent)
+    fill = {"OUT": str(out), "VOICE": f"{voice}={embedded_at}", "BUILD_ID": ident}
     work = out / "nuitka"
     command = [sys.executable, "-m", "nuitka", *nuitka_arguments(options, fill),
                f"--output-dir={work}", f"--jobs={args.jobs}", f"--lto={args.lto}",
@@ -121,7 +127,10 @@ def main() -> int:
     # Nuitka with the onefile start-up fast path (build/onefile_fastpath.py).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(patched_nuitka(out)),
                                                                      os.environ.get("PYTHONPATH")]))}
-    subprocess.run(command, cwd=REPO, check=True, env=env)
+    nuitka = subprocess.run(command, cwd=REPO, env=env)
+    if nuitka.returncode != 0:
+        print(f"build: Nuitka failed (exit {nuitka.returncode}); its messages are above", file=sys.stderr)
+        return 1
     seconds = time.monotonic() - started
 
     binary = out / "edgesay"
@@ -130,7 +139,7 @@ def main() -> int:
     floor = glibc_floor([binary, *(sorted(dist.rglob("*")) if dist else [])])
     record = {
         "build_id": ident, "seconds": round(seconds, 1), "size_bytes": binary.stat().st_size,
-        "voice_levels": levels, "voice_bytes": voice.stat().st_size, "machine": platform.machine(),
+        "voice_levels": LEVELS, "voice_bytes": voice.stat().st_size, "machine": platform.machine(),
         "python": platform.python_version(), "lto": args.lto, "jobs": args.jobs,
         "glibc_floor": floor.highest, "glibc_by_file": floor.by_file,
         "packages": {name: _version(name) for name in PINNED},

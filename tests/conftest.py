@@ -37,9 +37,10 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def default_bundle(cache_dir: Path) -> Path:
     """The default voice's INT8 bundle, prepared once per session (about 70 s) unless the
     package embeds one (`just models`), so that no test's output has the first-use notice."""
-    from edgesay import paths, store
+    from edgesay.loading import store
+    from edgesay.system import paths
 
-    return store.embedded_bundle() or store.prepared_bundle(*paths.default_voice(), progress=lambda _: None)
+    return paths.embedded_bundle() or store.prepared_bundle(*paths.default_voice(), progress=lambda _: None)
 
 
 @pytest.fixture(scope="session")

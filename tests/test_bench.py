@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 
 from conftest import run_cli
-from edgesay import benchmark
+from edgesay.cli import bench as benchmark
 
 
 def test_bench_json_has_every_field_with_plausible_values(tmp_path: Path) -> None:

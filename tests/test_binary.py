@@ -31,7 +31,7 @@ arm64 = pytest.mark.skipif(not ARM64_BINARY, reason="set EDGESAY_ARM64_BINARY (j
 # noise is seeded, so both draw the same noise). On the same machine they run the same graphs
 # with the same kernels: identical samples. On ARM, onnxruntime's kernels round differently
 # (NEON instead of AVX2, other INT8 paths) and a duration that rounds to another frame shifts
-# what follows, so the comparison is Mel-domain after alignment (edgesay.quality), held to the
+# what follows, so the comparison is Mel-domain after alignment (edgesay.dsp.metrics), held to the
 # bar the INT8 levels meet against FP32 (L1 0.30, quiet floor +2 dB). Measured under qemu,
 # aarch64 binary vs x86_64 package, first 3 shared sentences: L1 0.13 ("Good morning.").
 SAME_MACHINE_MAX_DIFF = 0
@@ -164,7 +164,7 @@ def test_binary_needs_no_python_packages(tmp_path: Path) -> None:
 
 @native
 def test_a_piper_voice_needs_a_bundle(tmp_path: Path) -> None:
-    from edgesay.paths import default_voice
+    from edgesay.system.paths import default_voice
 
     model, config = default_voice()
     (tmp_path / "mine.onnx").symlink_to(model)
@@ -215,7 +215,7 @@ def glibc_version(root: Path) -> str:
 @arm64
 @pytest.mark.parametrize(("suite", "glibc"), [("bookworm", "2.36"), ("bullseye", "2.31")])
 def test_arm64_binary_speaks_in_a_bare_root(suite: str, glibc: str, eval_sentences: list[str]) -> None:
-    from edgesay.quality import compare
+    from edgesay.dsp.metrics import compare
 
     root = bare_root(suite)
     assert glibc_version(root) == glibc

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import run_cli
 from edgesay import Engine, VoiceError, VoiceFiles
-from edgesay.bundle import FORMAT, MAGIC, SUFFIX, Bundle, BundleSpec, Level, pack
+from edgesay.voice.bundle import FORMAT, MAGIC, Bundle, BundleSpec, Level, pack
+from edgesay.voice.files import SUFFIX
 
 CONFIG = {"audio": {"sample_rate": 16000}, "phoneme_id_map": {"^": [1], "$": [2], "_": [0]}, "num_speakers": 1}
 META = {"channels": 4, "hop": 8, "flow_pad": 1, "decoder_pad": 1, "multi_speaker": False}
@@ -161,7 +162,7 @@ def test_recompressed_subset_keeps_every_byte(tmp_path: Path) -> None:
     """The binary's embedded voice: shuffled graphs where that is smaller, small parts raw."""
     import numpy as np
 
-    from edgesay.bundle import subset
+    from edgesay.voice.bundle import subset
 
     weights = np.random.default_rng(0).standard_normal(20000).astype(np.float32).tobytes() + b"tail"
     spec = _spec(**{"a.onnx": weights, "b.onnx": b"graph b" * 100})

@@ -117,7 +117,7 @@ def test_it_writes_its_output_and_its_cache_and_nothing_else(tmp_path: Path) -> 
 
 @pytest.mark.skipif(bool(BINARY), reason="the binary reads voice bundles only (test_binary.py)")
 def test_custom_voice_by_path(tmp_path: Path) -> None:
-    from edgesay.paths import default_voice
+    from edgesay.system.paths import default_voice
 
     model, config = default_voice()
     (tmp_path / "my-voice.onnx").symlink_to(model)
@@ -157,7 +157,7 @@ def test_bad_input_is_one_clear_line_and_no_file(tmp_path: Path, args: list[str]
 
 
 def test_corrupt_voice_files(tmp_path: Path) -> None:
-    from edgesay.paths import default_voice
+    from edgesay.system.paths import default_voice
 
     model = tmp_path / "broken.onnx"
     model.write_bytes(default_voice()[0].read_bytes()[:100_000])  # truncated

@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgesay.compensation import Compensation, Compensator, calibrate
-from edgesay.pool import BufferPool
-from edgesay.quality import compare
+from edgesay.dsp.compensation import Compensation, Compensator, calibrate
+from edgesay.dsp.metrics import compare
+from edgesay.system.pool import BufferPool
+from edgesay.voice.bundle import compensation_part, read_compensation
 
 RATE = 22050
 
@@ -86,6 +87,6 @@ def test_calibrated_compensation_removes_an_added_noise_floor() -> None:
 
 def test_round_trips_through_its_stored_form() -> None:
     compensation = calibrate([(np.ones(4096, np.float32) * 0.1, np.ones(4096, np.float32) * 0.2)], RATE)
-    again = Compensation.from_dict(compensation.to_dict())
+    again = read_compensation(compensation_part(compensation))
     assert np.allclose(again.gains, compensation.gains, atol=1e-4)
     assert again.band_range == compensation.band_range

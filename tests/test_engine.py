@@ -6,8 +6,9 @@ import pytest
 
 from conftest import speak
 from edgesay import InputError, SynthesisSettings
-from edgesay.engine import FIRST_WINDOW_FRAMES, text_to_sentences
-from edgesay.paths import default_voice
+from edgesay.runtime.windows import FIRST_WINDOW_FRAMES
+from edgesay.system.paths import default_voice
+from edgesay.text.frontend import text_to_sentences
 
 LONG = ("When the power came back on, the old radio in the kitchen started playing again, a little out of tune, "
         "as if nothing at all had happened during the three days of darkness that the whole valley had lived through.")

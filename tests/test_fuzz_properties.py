@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgesay import InputError, SynthesisSettings
-from edgesay.engine import text_to_sentences
+from edgesay.text.frontend import text_to_sentences
 
 # Whole Unicode minus surrogates (not encodable, so never in a decoded str), with extra weight
 # on what text from the field has: digits, punctuation, currency, dates, emoji, other scripts.

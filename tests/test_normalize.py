@@ -2,8 +2,8 @@
 
 import pytest
 
-from edgesay.normalize import normalize
-from edgesay.sentences import split_sentences
+from edgesay.text.normalize import normalize
+from edgesay.text.sentences import split_sentences
 
 
 @pytest.mark.parametrize(("text", "spoken"), [

@@ -1,6 +1,6 @@
 import pytest
 
-from edgesay import numbers
+from edgesay.text import numbers
 
 
 @pytest.mark.parametrize(("n", "words"), [

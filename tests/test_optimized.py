@@ -8,7 +8,7 @@ import pytest
 
 from conftest import speak
 from edgesay import Engine, VoiceFiles
-from edgesay.bundle import Bundle
+from edgesay.voice.bundle import Bundle
 
 TEXT = "The cache must not change a single sample."
 

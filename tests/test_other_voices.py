@@ -10,7 +10,7 @@ import soundfile as sf
 
 from conftest import run_cli, speak
 from edgesay import Engine, InputError, SynthesisSettings, VoiceFiles
-from edgesay.engine import text_to_sentences
+from edgesay.text.frontend import text_to_sentences
 
 TINY = Path(__file__).parent / "data" / "tiny-multi.onnx"
 TEXT = ("When the power came back on, the old radio in the kitchen started playing again, "
@@ -62,7 +62,7 @@ def test_any_piper_voice_is_prepared_for_the_int8_levels(tiny: Engine) -> None:
 
 def test_a_config_that_does_not_match_the_graph_is_refused(tmp_path: Path) -> None:
     from edgesay import VoiceError
-    from edgesay.paths import default_voice
+    from edgesay.system.paths import default_voice
 
     with pytest.raises(VoiceError, match=r"1 speaker.*graph has several speakers"):
         Engine.load(VoiceFiles(TINY, default_voice()[1]), threads=1, quality="reference")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edgesay.engine import text_to_sentences
-from edgesay.sentences import Clause
+from edgesay.text.frontend import text_to_sentences
+from edgesay.text.sentences import Clause
 
 
 @pytest.mark.parametrize(("text", "terminator", "phonemes"), [

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgesay.pool import BufferPool
+from edgesay.system.pool import BufferPool
 
 
 def test_buffers_are_reused_across_sizes_within_a_class() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from conftest import speak
 from edgesay import Engine
-from edgesay.normalize import normalize
-from edgesay.quality import Comparison, compare
+from edgesay.dsp.metrics import Comparison, compare
+from edgesay.text.normalize import normalize
 
 QUIET = {"noise_scale": 0.0, "noise_w": 0.0}
 

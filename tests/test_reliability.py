@@ -13,8 +13,8 @@ import pytest
 
 from conftest import CLI, speak
 from edgesay import Engine, SynthesisSettings, VoiceError, VoiceFiles
-from edgesay.bundle import Bundle, BundleSpec, pack
-from edgesay.sysinfo import rss_mb
+from edgesay.system.sysinfo import rss_mb
+from edgesay.voice.bundle import Bundle, BundleSpec, pack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import soak
@@ -56,7 +56,7 @@ def _bundle_with_graph(tmp_path: Path, graph: bytes) -> Path:
     config = {"audio": {"sample_rate": 22050}, "phoneme_id_map": {"^": [1], "$": [2], "_": [0], "a": [3]},
               "num_speakers": 1, "espeak": {"voice": "en-us"}, "inference": {}}
     meta = {"channels": 192, "hop": 256, "flow_pad": 1, "decoder_pad": 1, "multi_speaker": False}
-    from edgesay.bundle import Level
+    from edgesay.voice.bundle import Level
 
     path = tmp_path / "broken.edgesay"
     pack(BundleSpec(config, meta, {"g.onnx": graph}, {"balanced": Level("g.onnx", "g.onnx", "g.onnx")},
@@ -109,7 +109,7 @@ def test_two_engines_in_two_threads_match_their_serial_output(default_bundle: Pa
 
 def test_a_cancelled_synthesis_does_not_disturb_the_next_on_another_thread(balanced) -> None:  # type: ignore[no-untyped-def]
     """The TUI's case: Stop during a long text, Speak again at once from a new worker thread."""
-    from edgesay.session import speak as session_speak
+    from edgesay.tui.runner import speak as session_speak
 
     expected = speak(balanced, "Short and clear.", noise_scale=0.0, noise_w=0.0)
     lent = balanced.pool.stats().bytes_in_use  # what the engine keeps for itself (the compensator's state)

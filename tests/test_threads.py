@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from edgesay import threads
+from edgesay.system import threads
 
 
 def test_other_running_tasks_reads_the_instantaneous_count(tmp_path: Path) -> None:

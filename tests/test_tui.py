@@ -16,11 +16,11 @@ import soundfile as sf
 
 from conftest import CLI
 from edgesay import Engine, SynthesisSettings
-from edgesay.audio import SentenceTimings
 from edgesay.errors import OutputError, VoiceError
-from edgesay.session import Player, Utterance, speak
-from edgesay.sysinfo import SystemMonitor, SystemSample
-from edgesay.tui import Choices, EdgesayApp
+from edgesay.runtime.audio import SentenceTimings
+from edgesay.system.sysinfo import SystemMonitor, SystemSample
+from edgesay.tui.app import Choices, EdgesayApp
+from edgesay.tui.runner import Player, Utterance, speak
 
 SIZE = (120, 40)
 LONG = "This is a long paragraph that keeps the engine busy for a good while. " * 40  # about 3 minutes

@@ -1,6 +1,6 @@
 import pytest
 
-from edgesay.windows import plan_windows
+from edgesay.runtime.windows import plan_windows
 
 
 @pytest.mark.parametrize("total", [1, 50, 128, 129, 130, 200, 233, 896, 5000])

@@ -21,11 +21,11 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 # The names below are imported when first used, so that `import edgesay` (and the command,
 # which installs its signal handlers before numpy and onnxruntime load) stays light.
 _EXPORTS = {
-    "AudioChunk": "audio",
-    "SynthesisSettings": "config",
-    "VoiceConfig": "config",
-    "Engine": "engine",
-    "VoiceFiles": "engine",
+    "AudioChunk": "runtime.audio",
+    "SynthesisSettings": "voice.config",
+    "VoiceConfig": "voice.config",
+    "Engine": "loading.engine",
+    "VoiceFiles": "voice.files",
     "EdgesayError": "errors",
     "InputError": "errors",
     "OutputError": "errors",
@@ -33,10 +33,11 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .audio import AudioChunk
-    from .config import SynthesisSettings, VoiceConfig
-    from .engine import Engine, VoiceFiles
     from .errors import EdgesayError, InputError, OutputError, VoiceError
+    from .loading.engine import Engine
+    from .runtime.audio import AudioChunk
+    from .voice.config import SynthesisSettings, VoiceConfig
+    from .voice.files import VoiceFiles
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,7 @@ then everything else. Importing the CLI loads numpy and soundfile, which a signa
 
 import signal
 
-from edgesay import stops  # absolute: the compiled binary runs this file as the top-level module
+from edgesay.cli import stops  # absolute: the compiled binary runs this file as the top-level module
 
 
 def main() -> None:
@@ -12,7 +12,7 @@ def main() -> None:
     # while Python started waits for the handler above (build/onefile_fastpath.py).
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stops.STOPS)
 
-    from edgesay.cli import run
+    from edgesay.cli.command import run
 
     run()
 

@@ -12,22 +12,22 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from edgesay import InputError, paths, store
-    from edgesay.engine import text_to_sentences
-    from edgesay.espeak import Espeak
-    from edgesay.phoneme_ids import phonemes_to_ids, split_phonemes
+    from edgesay import InputError
+    from edgesay.loading import store
+    from edgesay.system import paths
+    from edgesay.text.espeak import Espeak
+    from edgesay.text.frontend import text_to_sentences
 
-CONFIG = store.load_level(None, None, "balanced").config
+CONFIG = store.load_level(None, "balanced").config
 KNOWN = {i for ids in CONFIG.phoneme_id_map.values() for i in ids}
-ESPEAK = Espeak(paths.espeak_library(), paths.espeak_data())
+FRONTEND = CONFIG.frontend(Espeak(paths.espeak_library(), paths.espeak_data()))
 
 
 def one_input(data: bytes) -> None:
     text = atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(len(data))
     try:
         for sentence in text_to_sentences(text):
-            phonemes = "".join(ESPEAK.clause_phonemes(CONFIG.espeak_voice, c) for c in sentence.clauses)
-            ids = phonemes_to_ids(split_phonemes(phonemes, CONFIG.vowel_clusters), CONFIG)
+            ids = FRONTEND.sentence_ids(sentence)
             if not set(ids) <= KNOWN:
                 raise AssertionError(f"unknown ids {set(ids) - KNOWN} for {text!r}")
     except InputError:

@@ -21,14 +21,18 @@ ROOT=$CACHE/bullseye-build
 JOBS=${EDGESAY_BUILD_JOBS:-$(nproc)}
 
 PYTHON_VERSION=3.11.2
-PYTHON_URL=http://deb.debian.org/debian/pool/main/p/python3.11/python3.11_$PYTHON_VERSION.orig.tar.gz
+# Debian's source tarball of CPython, from the mirror this machine's apt uses (toolchains/debian-mirror.sh).
+PYTHON_URL=$("$HERE/../debian-mirror.sh")/pool/main/p/python3.11/python3.11_$PYTHON_VERSION.orig.tar.gz
 PYTHON_SHA256=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
 ZIG_VERSION=0.17.1
 # What the CPython build uses from Debian: headers of the C libraries it links, and the tools.
 PACKAGES=gcc,g++,make,patchelf,ccache,ca-certificates,libssl-dev,zlib1g-dev,libffi-dev,libbz2-dev,liblzma-dev,libsqlite3-dev,uuid-dev,xz-utils
 
 started=$SECONDS
-step() { printf 'build-arm64 [%4ds]: %s\n' $((SECONDS - started)) "$*" >&2; }
+current="start"
+step() { current=$*; printf 'build-arm64 [%4ds]: %s\n' $((SECONDS - started)) "$*" >&2; }
+# A failed step ends with one line naming it (the failing command's own output is above it).
+trap 'echo "build-arm64: failed during: $current" >&2' ERR
 mkdir -p "$CACHE"
 
 step "root file system (Debian bullseye arm64) in $ROOT"

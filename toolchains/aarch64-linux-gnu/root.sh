@@ -11,7 +11,8 @@
 # Each step leaves a stamp in DIR/.edgesay/, so re-running resumes instead of starting over.
 set -euo pipefail
 
-MIRROR=${EDGESAY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror: $EDGESAY_DEBIAN_MIRROR or the one this machine's apt uses (no host in the repo).
+MIRROR=$("$(dirname "$0")/../debian-mirror.sh")
 
 need_binfmt() {
     if [ "$(uname -m)" = aarch64 ]; then return; fi

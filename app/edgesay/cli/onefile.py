@@ -1,0 +1,35 @@
+"""Housekeeping inside the onefile binary.
+
+The binary unpacks itself once into ~/.cache/edgesay/bin/<version>-<content hash>/ (Nuitka's
+cached onefile mode) and starts from there afterwards. Each new build has a new directory, so
+without this the cache would keep every binary ever run on the device (about 100 MB each).
+"""
+
+import shutil
+from pathlib import Path
+
+
+def extraction_dir() -> Path | None:
+    """Where this binary unpacked itself, or None when running as a plain Python package."""
+    if "__compiled__" not in globals():
+        return None
+    here = Path(__file__).resolve().parents[2]  # <extraction dir>/edgesay/cli/onefile.py
+    # Only trust the layout build/options.toml asks for: never delete anything else.
+    if here.parent.name != "bin" or here.parent.parent.name != "edgesay":
+        return None
+    return here
+
+
+def remove_older_extractions() -> list[Path]:
+    """Delete the unpacked copies of other builds; returns what was removed."""
+    current = extraction_dir()
+    if current is None:
+        return []
+    removed = []
+    for sibling in current.parent.iterdir():
+        if sibling != current and sibling.is_dir() and not sibling.is_symlink():
+            # A binary of that build still running keeps its open files; a new start of it
+            # simply unpacks again.
+            shutil.rmtree(sibling, ignore_errors=True)
+            removed.append(sibling)
+    return removed

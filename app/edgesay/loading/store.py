@@ -1,0 +1,84 @@
+"""Where a voice level comes from: the bundle embedded in the package (or binary), a .edgesay
+file the user names, or a Piper .onnx prepared once and kept in the cache as a bundle.
+
+The reference level of a Piper voice needs no bundle: it is the FP32 split of the voice itself.
+"""
+
+import hashlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import VoiceError
+from ..system import paths
+from ..voice import formats, levels
+from ..voice.bundle import Bundle, VoiceLevel, pack
+from ..voice.config import VoiceConfig
+from ..voice.files import SUFFIX, VoiceFiles, config_beside
+
+Progress = Callable[[str], None]
+
+
+def _stderr(step: str) -> None:
+    print(f"edgesay: preparing the voice for this machine (once): {step}", file=sys.stderr, flush=True)
+
+
+def cached_bundle_path(model: Path, config: Path, cache: Path) -> Path:
+    stats = [(str(p.resolve()), s.st_size, s.st_mtime_ns) for p in (model, config) for s in [p.stat()]]
+    key = hashlib.sha256(f"{formats.PREPARED}:{stats}".encode()).hexdigest()[:24]
+    return cache / "bundles" / f"{model.stem}-{key}{SUFFIX}"
+
+
+def check_can_prepare(model: Path) -> None:
+    """Splitting and quantizing a Piper voice needs the onnx package, which the binary leaves
+    out (it is a fifth of its compiled code): there, Piper voices come as bundles."""
+    try:
+        available = importlib.util.find_spec("onnx") is not None
+    except ImportError:  # Nuitka raises for a module excluded from the build
+        available = False
+    if not available:
+        raise VoiceError(f"{model} is a Piper voice, and this edgesay reads only voice bundles: make "
+                         f"{model.stem}{SUFFIX} with the Python package (`just models {model}`) and pass that")
+
+
+def prepared_bundle(model: Path, config: Path, progress: Progress = _stderr) -> Path:
+    """The cached bundle for a Piper voice, made now if there is none."""
+    for needed in (model, config):
+        if not needed.is_file():
+            raise VoiceError(f"voice file {needed} does not exist")
+    cache = paths.cache_dir()
+    path = cached_bundle_path(model, config, cache)
+    if not path.is_file():
+        check_can_prepare(model)
+        from ..prepare.pipeline import prepare  # onnx: only when a voice is prepared
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise VoiceError(f"cannot write the voice cache in {cache}: {exc.strerror}") from exc
+        pack(prepare(model, config, progress), path)
+    return path
+
+
+def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress = _stderr) -> VoiceLevel:
+    """The voice at `quality` (None: the voice's default level); `voice` None is the default voice."""
+    levels.check(quality)
+    if voice is not None and voice.is_bundle:
+        return Bundle.read(voice.model).level(quality)
+    if voice is None:
+        embedded = paths.embedded_bundle()
+        if embedded is not None:
+            # Named for the user: inside the binary its path is an unpacked cache folder.
+            return Bundle.read(embedded, f"the built-in voice {paths.DEFAULT_VOICE}").level(quality)
+        voice = VoiceFiles.default()
+    model, config = voice.model, voice.config or config_beside(voice.model)
+    if not config.is_file():
+        raise VoiceError(f"voice config {config} does not exist (expected next to {model.name})")
+    parsed = VoiceConfig.from_file(config)  # a bad config is reported before any long preparation
+    if quality is not None and not levels.level(quality).quantized:
+        check_can_prepare(model)
+        from ..prepare.split import split_voice
+
+        return VoiceLevel(parsed, split_voice(model, paths.cache_dir()), None, quality)
+    return Bundle.read(prepared_bundle(model, config, progress)).level(quality)

@@ -1,0 +1,172 @@
+"""Split a Piper (VITS) voice into the three graphs the engine streams through (voice/graphs.py).
+
+The latent graph (text encoder, duration predictor, alignment, noise) needs the whole
+sentence. The flow and the HiFi-GAN decoder are convolutional: each output frame depends
+only on a few input frames either side (their receptive field), so they can run on
+overlapping windows and give the same samples as one run over the sentence. We measure
+that receptive field on the graph itself (an impulse probe) instead of trusting a formula,
+and cache the split graphs per voice file, so a user's own Piper voice works the same way.
+The tensors where the voice is cut get the names in voice.graphs.TENSORS, so the engine finds
+the graphs' inputs by name whatever the exporter called them.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx.utils import Extractor
+
+from ..errors import VoiceError
+from ..runtime.sessions import open_session, session_options
+from ..system.files import PendingDir, PendingFile
+from ..voice import formats
+from ..voice.graphs import TENSORS, SplitVoice
+
+PROBE_FRAMES = 160
+PROBE_THREADS = 2
+
+
+def _producers(graph) -> dict[str, object]:
+    return {out: node for node in graph.node for out in node.output}
+
+
+def _split_points(model) -> tuple[str, str, str]:
+    """(z_p, y_mask, z): the tensors between latent and flow, and flow and decoder."""
+    graph = model.graph
+    producers = _producers(graph)
+    constants = {n.output[0] for n in graph.node if n.op_type == "Constant"} | {i.name for i in graph.initializer}
+    dec_in = next((n.input[0] for n in graph.node if n.op_type == "Conv" and n.name.startswith("/dec/")), None)
+    flow_nodes = [n for n in graph.node if n.name.startswith("/flow/")]
+    if dec_in is None or not flow_nodes:
+        raise VoiceError("the model is not a Piper VITS voice: no /flow/ and /dec/ nodes")
+    flow_outputs = {o for n in flow_nodes for o in n.output}
+    external = {t for n in flow_nodes for t in n.input if t and t not in flow_outputs and t not in constants}
+    by_op = {getattr(producers.get(t), "op_type", ""): t for t in external}
+    if "Add" not in by_op or "Cast" not in by_op:
+        raise VoiceError(f"cannot find the flow's inputs in this voice (found {sorted(by_op)})")
+    return by_op["Add"], by_op["Cast"], dec_in
+
+
+def _receptive_pad(run, length: int, channels: int, hop: int) -> int:
+    """Frames either side of a frame that an output frame depends on, measured by
+    perturbing the middle frame and seeing how far the output changes."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, channels, length)).astype(np.float32)
+    base = run(x)
+    mid = length // 2
+    x[:, :, mid] += 3.0 * rng.standard_normal(channels).astype(np.float32)
+    diff = np.abs(run(x) - base)
+    changed = np.flatnonzero(diff.reshape(-1, diff.shape[-1]).max(axis=0) > 0)  # along time
+    if changed.size == 0:
+        return 0
+    first, last = changed[0] // hop, changed[-1] // hop
+    reach = max(mid - first, last - mid)
+    if reach >= length // 2 - 1:
+        raise VoiceError("the voice's receptive field is wider than the probe; it cannot stream")
+    return int(reach) + 1
+
+
+def _cache_key(model_path: Path) -> str:
+    stat = model_path.stat()
+    ident = f"{formats.SPLIT}:{model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
+def _rename(model: onnx.ModelProto, names: dict[str, str]) -> None:
+    """Rename tensors everywhere they appear (node inputs and outputs, shape information)."""
+    graph = model.graph
+    for node in graph.node:
+        node.input[:] = [names.get(n, n) for n in node.input]
+        node.output[:] = [names.get(n, n) for n in node.output]
+    for info in [*graph.value_info, *graph.input, *graph.output]:
+        info.name = names.get(info.name, info.name)
+
+
+def _split(model_path: Path, out: Path) -> None:
+    """Write latent/flow/decoder.onnx and meta.json for `model_path` into `out`."""
+    try:
+        model = onnx.load(str(model_path))
+    except Exception as exc:  # onnx raises DecodeError, ValueError, OSError...
+        raise VoiceError(f"voice model {model_path} is not a readable ONNX file: {exc}") from exc
+    cut = _split_points(model)
+    known = {v.name for v in model.graph.value_info}
+    if not set(cut) <= known:
+        # The extractor needs the shapes of the tensors it cuts at; Piper's own exports
+        # carry them, a fresh torch export may not.
+        model = onnx.shape_inference.infer_shapes(model)
+    _rename(model, dict(zip(cut, TENSORS, strict=True)))
+    z_p, y_mask, z = TENSORS
+    inputs = [i.name for i in model.graph.input]
+    sid = ["sid"] if "sid" in inputs else []
+    extractor = Extractor(model)
+    parts = {
+        "latent": extractor.extract_model(list(inputs), [z_p, y_mask]),
+        "flow": extractor.extract_model([z_p, y_mask, *sid], [z]),
+        "decoder": extractor.extract_model([z, *sid], [model.graph.output[0].name]),
+    }
+    for name, part in parts.items():
+        with PendingFile(out / f"{name}.onnx") as pending:
+            onnx.save(part, str(pending.tmp))
+
+    options = session_options(PROBE_THREADS)
+    flow = open_session(out / "flow.onnx", options)
+    decoder = open_session(out / "decoder.onnx", options)
+    channels = _latent_channels(parts["decoder"])
+    sid_feed = {"sid": np.zeros(1, dtype=np.int64)} if sid else {}
+
+    def run_flow(x: np.ndarray) -> np.ndarray:
+        mask = np.ones((1, 1, x.shape[2]), np.float32)
+        return flow.run([z], {z_p: x, y_mask: mask, **sid_feed})[0]
+
+    def run_decoder(x: np.ndarray) -> np.ndarray:
+        return decoder.run(None, {z: x, **sid_feed})[0]
+
+    hop = run_decoder(np.zeros((1, channels, 4), np.float32)).size // 4
+    meta = {
+        "format": formats.SPLIT,
+        "channels": channels,
+        "hop": hop,
+        "flow_pad": _receptive_pad(run_flow, PROBE_FRAMES, channels, 1),
+        "decoder_pad": _receptive_pad(run_decoder, PROBE_FRAMES, channels, hop),
+        "multi_speaker": bool(sid),
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def _latent_channels(decoder_model: onnx.ModelProto) -> int:
+    conv = next(n for n in decoder_model.graph.node if n.op_type == "Conv")
+    weight = next(i for i in decoder_model.graph.initializer if i.name == conv.input[1])
+    return int(weight.dims[1])
+
+
+def _load(folder: Path) -> SplitVoice:
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta.get("format") != formats.SPLIT:
+        raise ValueError("old split format")
+    return SplitVoice.from_meta(folder / "latent.onnx", folder / "flow.onnx", folder / "decoder.onnx", meta)
+
+
+def split_voice(model_path: Path, cache: Path) -> SplitVoice:
+    """The split graphs for `model_path`, made once and then read from `cache`."""
+    if not model_path.is_file():
+        raise VoiceError(f"voice model {model_path} does not exist")
+    folder = cache / "voices" / _cache_key(model_path)
+    try:
+        return _load(folder)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        pass
+    try:
+        # Built in a scratch folder and renamed: a crash or Ctrl-C never leaves half a cache entry.
+        with PendingDir(folder) as scratch:
+            try:
+                _split(model_path, scratch.tmp)
+            except VoiceError:
+                raise
+            except Exception as exc:  # onnx and onnxruntime raise many types for a bad graph
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise VoiceError(f"voice model {model_path} cannot be split for streaming: {first}") from exc
+        return _load(folder)
+    except OSError as exc:
+        raise VoiceError(f"cannot write the voice cache in {cache}: {exc}") from exc

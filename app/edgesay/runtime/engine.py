@@ -1,0 +1,159 @@
+"""The engine: text in, a stream of audio chunks out.
+
+    text -> normalize -> sentences/clauses -> espeak-ng phonemes -> ids
+         -> latent (whole sentence) -> flow (head window, then the rest)
+         -> decoder (fixed windows) -> 16-bit chunks
+
+The first decoder window is small, so the first audio of a long sentence comes after the
+latent graph and about 0.4 s worth of decoding, not after the whole sentence.
+"""
+
+import time
+from collections.abc import Generator, Iterator
+
+import numpy as np
+
+from ..dsp.compensation import Compensator
+from ..dsp.mel import N_FFT
+from ..system import paths
+from ..system.pool import BufferPool
+from ..text.espeak import Espeak
+from ..text.frontend import EMPTY_IDS, text_to_sentences
+from ..text.sentences import Sentence
+from ..voice.bundle import VoiceLevel
+from ..voice.config import SynthesisSettings
+from .audio import AudioChunk, SentenceTimings, to_pcm16
+from .streaming import Latent, Streamer, VoiceSessions
+from .windows import Window, decoder_sizes, flow_sizes
+
+
+class Engine:
+    """Synthesizes with one voice. One synthesis at a time per engine (espeak-ng and the
+    pooled buffers are shared); make one engine per thread to synthesize in parallel.
+
+    Made from a voice level and its onnxruntime sessions, checked against each other
+    (loading.engine.open_sessions); `edgesay.Engine.load` finds, prepares and opens those."""
+
+    def __init__(self, level: VoiceLevel, sessions: VoiceSessions, threads: int, compensate: bool = True) -> None:
+        """`compensate=False` leaves out the Mel gain compensation (to measure what it does)."""
+        self.config = level.config
+        self.split = level.split.without_graphs()
+        self.quality = level.quality
+        self.digest = level.digest  # the voice level's content, as VoiceLevel.digest
+        self.threads = threads
+        self.sessions = sessions
+        self.pool = BufferPool()
+        self.latent = Latent(sessions.latent)
+        self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool)
+        self.espeak = Espeak(paths.espeak_library(), paths.espeak_data())
+        self.frontend = self.config.frontend(self.espeak)
+        self._decoder_sizes = decoder_sizes(self.split.decoder_pad)
+        self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.decoder_pad)
+        self.compensator = None
+        if level.compensation is not None and compensate:
+            # A window keeps at most all its frames (the last one, aligned to the end).
+            self.compensator = Compensator(level.compensation, self.pool, self._decoder_sizes.size * self.split.hop)
+
+    def sentence_ids(self, sentence: Sentence) -> list[int]:
+        return self.frontend.sentence_ids(sentence)
+
+    def synthesize(self, text: str, settings: SynthesisSettings | None = None) -> Generator[AudioChunk, None, None]:
+        """Chunks of speech for `text`, each yielded as soon as it is decoded."""
+        settings = settings or SynthesisSettings()
+        started = time.perf_counter()
+        scales = settings.scales(self.config)
+        speaker = settings.speaker(self.config)
+        sentences = text_to_sentences(text)
+        text_time = time.perf_counter() - started
+        for index, sentence in enumerate(sentences):
+            timings = SentenceTimings(text=text_time)
+            t0 = time.perf_counter()
+            ids = self.sentence_ids(sentence)
+            timings.phonemes = time.perf_counter() - t0
+            if len(ids) <= EMPTY_IDS:  # espeak-ng found nothing to say
+                continue
+            yield from self._speak(ids, scales, speaker, settings, index, timings, started)
+            if settings.sentence_silence > 0:
+                yield from self._silence(settings.sentence_silence, index, timings)
+
+    def _speak(self, ids: list[int], scales: tuple[float, float, float], speaker: int | None,
+               settings: SynthesisSettings, index: int, timings: SentenceTimings,
+               started: float) -> Iterator[AudioChunk]:
+        t0 = time.perf_counter()
+        z_p = self.latent.run(ids, scales, speaker)
+        timings.latent = time.perf_counter() - t0
+        self.streamer.set_speaker(speaker)
+        frames = z_p.shape[2]
+        windows = self._decoder_sizes.plan(frames)
+        flow_windows = iter(self._flow_sizes.plan(frames))
+        z = self.pool.take(z_p.shape)
+        try:
+            ready = 0
+            for n, window in enumerate(windows):
+                while window.stop > ready:  # the flow runs just ahead of the decoder
+                    t0 = time.perf_counter()
+                    flow_window = next(flow_windows)
+                    self.streamer.flow(z_p, z, flow_window)
+                    ready = flow_window.keep_stop
+                    timings.flow += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                samples = self.streamer.decode(z, window)
+                hop = self.split.hop
+                first, last = (window.keep_start - window.start) * hop, (window.keep_stop - window.start) * hop
+                kept = samples.reshape(-1)[first:last]
+                try:
+                    pcm = self._finish_audio(kept, settings.volume, n == len(windows) - 1, timings)
+                finally:
+                    self.pool.give(samples)
+                timings.windows.append(time.perf_counter() - t0)
+                if n == 0:
+                    timings.first_audio = time.perf_counter() - started
+                try:
+                    yield AudioChunk(pcm, self.config.sample_rate, index, n == len(windows) - 1, timings)
+                finally:
+                    self.pool.give(pcm)
+        finally:
+            self.pool.give(z)
+            if self.compensator is not None:
+                self.compensator.reset()  # a sentence cut short leaves no tail for the next
+
+    def _finish_audio(self, samples: np.ndarray, volume: float, last: bool, timings: SentenceTimings) -> np.ndarray:
+        """Compensated (INT8 levels) and converted to a pooled int16 array."""
+        if self.compensator is None:
+            return to_pcm16(samples, volume, self.pool)
+        t0 = time.perf_counter()
+        head = self.compensator.process(samples)
+        timings.compensation += time.perf_counter() - t0
+        if not last:
+            return to_pcm16(head, volume, self.pool)
+        with self.pool.lend((len(samples) + N_FFT,)) as joined:
+            count = len(head)
+            joined[:count] = head
+            t0 = time.perf_counter()
+            tail = self.compensator.finish()
+            timings.compensation += time.perf_counter() - t0
+            joined[count:count + len(tail)] = tail
+            return to_pcm16(joined[:count + len(tail)], volume, self.pool)
+
+    def reserve(self) -> None:
+        """Run the flow and the decoder once on their largest fixed window, so onnxruntime
+        and the pool hold their whole working set from the start: memory is then the
+        same for a one-word sentence and a long one, and no later call allocates."""
+        channels = self.split.channels
+        flow_size, decoder_size = self._flow_sizes.size, self._decoder_sizes.size
+        z = self.pool.take((1, channels, flow_size))
+        try:
+            z.fill(0.0)
+            self.streamer.flow(z, z, Window(0, flow_size, 0, flow_size))
+            self.pool.give(self.streamer.decode(z, Window(0, decoder_size, 0, decoder_size)))
+        finally:
+            self.pool.give(z)
+
+    def _silence(self, seconds: float, index: int, timings: SentenceTimings) -> Iterator[AudioChunk]:
+        samples = int(seconds * self.config.sample_rate)
+        pcm = self.pool.take((samples,), np.int16)
+        pcm.fill(0)
+        try:
+            yield AudioChunk(pcm, self.config.sample_rate, index, True, timings)
+        finally:
+            self.pool.give(pcm)

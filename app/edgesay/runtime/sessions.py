@@ -1,0 +1,64 @@
+"""onnxruntime sessions: the one place for session options and providers.
+
+Everything that runs a graph (the engine, preparation's calibration and probes, the offline
+optimizer, the cache of optimized graphs) takes its options from here.
+"""
+
+from pathlib import Path
+
+import onnxruntime as ort
+
+from ..errors import VoiceError
+
+PROVIDERS = ["CPUExecutionProvider"]
+NOISE_SEED = 0
+
+
+def session_options(threads: int, profile: bool = False) -> ort.SessionOptions:
+    """Options for a voice graph run on `threads` cores. `profile`: onnxruntime's profiler on and
+    only the basic (portable) optimizations, so that the profile names the graph's own nodes."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    # Memory patterns are cached per input shape; with shapes that change every sentence
+    # that cache only grows. Even the decoder sees a new shape for every short sentence, so
+    # it is off everywhere (measured cost: about 7 % of decoder time on the development machine).
+    options.enable_mem_pattern = False
+    # Each of the three sessions has its own thread pool. Spinning workers of one session
+    # would steal the cores the next session needs a moment later (measured: latent and
+    # flow ran 1.5-2x slower with spinning on), and they burn battery on a device.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile:
+        options.enable_profiling = True
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    return options
+
+
+def offline_options(saved_to: Path, level: ort.GraphOptimizationLevel) -> ort.SessionOptions:
+    """Options that optimize a graph at `level` and save the result to `saved_to`."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = level
+    options.optimized_model_filepath = str(saved_to)
+    options.log_severity_level = 3
+    return options
+
+
+def seed_noise() -> None:
+    """Seed the latent graph's noise (its RandomNormalLike nodes have no seed attribute).
+
+    onnxruntime seeds such a node from a process-wide value when a session is made; left
+    alone, the same text came out differently from the package and from the binary. Seeded
+    before the latent session is made, the n-th utterance after loading gets the same noise in
+    every process, binary or not."""
+    ort.set_seed(NOISE_SEED)
+
+
+def open_session(graph: Path | bytes, options: ort.SessionOptions, origin: str = "") -> ort.InferenceSession:
+    """A session for a graph file or graph bytes; onnxruntime's errors become one VoiceError."""
+    try:
+        return ort.InferenceSession(graph if isinstance(graph, bytes) else str(graph), options, providers=PROVIDERS)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        name = origin or (str(graph) if isinstance(graph, Path) else "the voice graph")
+        raise VoiceError(f"onnxruntime cannot load {name}: {str(exc).splitlines()[0]}") from exc

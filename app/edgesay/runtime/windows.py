@@ -1,0 +1,71 @@
+"""Where the flow's and the decoder's overlapping windows fall: their sizes, and the plan over a
+sentence as pure arithmetic on frame indices.
+
+The sizes are the engine's, and preparation calibrates on windows of the same steady size
+(prepare/calibrate.py reads them here), so INT8 ranges are measured on what the engine runs.
+"""
+
+from dataclasses import dataclass
+
+# Decoder windows, in frames of exact output (the model sees `pad` more on each side).
+# The first is small for time to first audio; the rest are as small as keeps the overlap
+# cost low, because decoder memory grows with the window, not with the sentence.
+FIRST_WINDOW_FRAMES = 32
+WINDOW_FRAMES = 104
+# The flow is cheap per frame but needs more context (33 frames for joe): larger windows.
+FLOW_WINDOW_FRAMES = 256
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # first input frame fed to the model
+    stop: int  # one past the last input frame
+    keep_start: int  # first frame whose output is exact and not yet emitted
+    keep_stop: int  # one past the last such frame
+
+
+@dataclass(frozen=True)
+class WindowSizes:
+    """Frames a model sees in its first window and in every later one, and the context `pad`
+    (the voice's receptive field for that model) on each side of a shared edge."""
+
+    first: int
+    size: int
+    pad: int
+
+    def plan(self, total: int) -> list[Window]:
+        return plan_windows(total, self.first, self.size, self.pad)
+
+
+def decoder_sizes(decoder_pad: int) -> WindowSizes:
+    return WindowSizes(FIRST_WINDOW_FRAMES + decoder_pad, WINDOW_FRAMES + 2 * decoder_pad, decoder_pad)
+
+
+def flow_sizes(flow_pad: int, decoder_pad: int) -> WindowSizes:
+    """The flow's first window covers the decoder's first (the flow runs just ahead of it)."""
+    return WindowSizes(decoder_sizes(decoder_pad).first + flow_pad, FLOW_WINDOW_FRAMES + 2 * flow_pad, flow_pad)
+
+
+def plan_windows(total: int, first: int, size: int, pad: int) -> list[Window]:
+    """Cover frames [0, total) with windows of `first` then `size` frames.
+
+    Each window's output is exact for frames at least `pad` away from an edge it shares with
+    a neighbour (at the sentence's own edges the whole-sentence run pads the same way, so the
+    output is exact up to the edge). The last window is aligned to the end of the sentence
+    rather than shortened, so every window but a short sentence's only one has a fixed shape.
+    """
+    if not (0 < pad * 2 < size and pad < first <= size):
+        raise ValueError(f"window sizes first={first} size={size} do not fit pad={pad}")
+    if total <= size:
+        return [Window(0, total, 0, total)] if total > 0 else []
+    windows = []
+    emitted, length = 0, first
+    while emitted < total:
+        start = max(0, emitted - pad)
+        stop = start + length
+        if stop >= total:
+            start, stop = total - length, total
+        keep_stop = total if stop == total else stop - pad
+        windows.append(Window(start, stop, emitted, keep_stop))
+        emitted, length = keep_stop, size
+    return windows

@@ -1,0 +1,105 @@
+"""A Piper voice's own configuration (its .onnx.json), apart from per-call settings."""
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, VoiceError
+from ..text.espeak import Espeak
+from ..text.frontend import Frontend
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    """What the voice's .onnx.json says; read once when the voice loads."""
+
+    sample_rate: int  # Hz
+    espeak_voice: str  # e.g. "en-us"
+    phoneme_id_map: Mapping[str, tuple[int, ...]]
+    num_speakers: int
+    speaker_id_map: Mapping[str, int]
+    noise_scale: float
+    length_scale: float
+    noise_w: float
+    hop_length: int = 256  # audio samples per latent frame
+    name: str = ""
+    vowel_clusters: frozenset[tuple[str, ...]] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], name: str = "") -> "VoiceConfig":
+        try:
+            inference = raw.get("inference", {})
+            config = cls(
+                sample_rate=int(raw["audio"]["sample_rate"]),
+                espeak_voice=str(raw.get("espeak", {}).get("voice", "en-us")),
+                phoneme_id_map={str(k): tuple(int(i) for i in v) for k, v in raw["phoneme_id_map"].items()},
+                num_speakers=int(raw.get("num_speakers", 1)),
+                speaker_id_map={str(k): int(v) for k, v in raw.get("speaker_id_map", {}).items()},
+                noise_scale=float(inference.get("noise_scale", 0.667)),
+                length_scale=float(inference.get("length_scale", 1.0)),
+                noise_w=float(inference.get("noise_w", 0.8)),
+                hop_length=int(raw.get("hop_length", 256)),
+                name=name,
+                vowel_clusters=frozenset(tuple(c) for c in raw.get("vowel_clusters", [])),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise VoiceError(f"voice config {name or '?'} is missing or has a bad field: {exc}") from exc
+        if raw.get("phoneme_type", "espeak") != "espeak":
+            raise VoiceError(f"voice config {name}: phoneme_type {raw.get('phoneme_type')!r} is not supported")
+        for key in ("^", "$", "_"):
+            if key not in config.phoneme_id_map:
+                raise VoiceError(f"voice config {name}: phoneme_id_map has no {key!r}")
+        if config.num_speakers < 1:
+            raise VoiceError(f"voice config {name}: num_speakers must be at least 1")
+        return config
+
+    def frontend(self, espeak: Espeak) -> Frontend:
+        """Text to this voice's phoneme ids."""
+        return Frontend(espeak, self.espeak_voice, self.phoneme_id_map, self.vowel_clusters)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "VoiceConfig":
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise VoiceError(f"voice config {path} does not exist") from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise VoiceError(f"voice config {path} is not readable JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise VoiceError(f"voice config {path} is not a JSON object")
+        return cls.from_dict(raw, name=str(path))
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    """Per-call choices; None means "what the voice's config says"."""
+
+    speaker_id: int | None = None
+    length_scale: float | None = None  # > 1 is slower speech
+    noise_scale: float | None = None  # generator noise
+    noise_w: float | None = None  # phoneme width noise
+    sentence_silence: float = 0.0  # seconds of silence after each sentence
+    volume: float = 1.0  # linear gain before conversion to 16-bit
+
+    def scales(self, voice: VoiceConfig) -> tuple[float, float, float]:
+        """(noise_scale, length_scale, noise_w), with the voice's defaults filled in."""
+        values = (
+            voice.noise_scale if self.noise_scale is None else self.noise_scale,
+            voice.length_scale if self.length_scale is None else self.length_scale,
+            voice.noise_w if self.noise_w is None else self.noise_w,
+        )
+        if not all(math.isfinite(v) and v >= 0 for v in values) or values[1] <= 0:
+            raise InputError(f"scales must be finite, non-negative, length_scale above 0: {values}")
+        return values
+
+    def speaker(self, voice: VoiceConfig) -> int | None:
+        """The speaker id to pass, or None for a single-speaker voice."""
+        if voice.num_speakers <= 1:
+            return None
+        sid = 0 if self.speaker_id is None else self.speaker_id
+        if not 0 <= sid < voice.num_speakers:
+            raise InputError(f"speaker {sid} is out of range: this voice has {voice.num_speakers} speakers")
+        return sid

@@ -1,0 +1,23 @@
+"""Every on-disk format edgesay writes, with its version: one place to bump one.
+
+A reader refuses (or rebuilds, for caches) what carries another version, so a change to what a
+writer produces must bump its number here.
+"""
+
+# Voice bundles (.edgesay), voice/bundle.py. Format 2 added stored-as-is parts and the
+# "shuffle4" filter; format 1 is format 2 without them and is still read.
+BUNDLE = 2
+BUNDLE_OLDEST = 1
+# The Mel gain compensation inside a bundle part, dsp/compensation.py (its to_dict/from_dict).
+COMPENSATION = 1
+# The split graphs cached per Piper voice file, prepare/split.py. 2: the cut tensors are named
+# z_p, y_mask and z.
+SPLIT = 2
+# Bundles prepared from Piper voices and cached, prepare/pipeline.py: bump when preparation makes
+# different bundles, so caches are rebuilt. 3: graphs with named cut tensors.
+PREPARED = 3
+# The embedded voice the binary carries, build/build.py: bump when it is packed differently.
+EMBEDDED = 2
+# Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ
+# (other session options, other optimizers).
+GRAPH_CACHE = 1

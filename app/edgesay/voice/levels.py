@@ -1,0 +1,69 @@
+"""The quality levels: the one table the engine, preparation, `models/`, the CLI, the TUI and the
+binary's build read. Adding a level is adding a row here (and, if it needs a graph made another
+way, a recipe for that decoder in prepare/pipeline.py).
+
+A level names the precision of each streamed graph; the latent graph (text encoder, durations)
+is FP32 at every level: quantizing it changes durations (models/README.md).
+"""
+
+from dataclasses import dataclass
+
+from ..errors import VoiceError
+
+FP32 = "fp32"
+INT8 = "int8"
+MIXED = "mixed"  # INT8 but for the decoder's last (audio-rate) stage
+
+
+@dataclass(frozen=True)
+class QualityLevel:
+    name: str
+    flow: str  # FP32 or INT8
+    decoder: str  # FP32, INT8 or MIXED
+    compensated: bool  # a Mel gain compensation is fitted for its decoder and applied
+    in_binary: bool  # the binary's embedded voice carries it (FP32 graphs would add 34 MB)
+    summary: str  # for --help and the TUI
+
+    @property
+    def quantized(self) -> bool:
+        """Needs preparation (quantization, calibration); FP32 runs the Piper graph as it is."""
+        return (self.flow, self.decoder) != (FP32, FP32)
+
+    @property
+    def parts(self) -> tuple[str, str, str, str | None]:
+        """Names of its parts in a bundle: latent, flow and decoder graphs, compensation."""
+        return (graph_part("latent", FP32), graph_part("flow", self.flow), graph_part("decoder", self.decoder),
+                compensation_part_name(self.name) if self.compensated else None)
+
+
+def graph_part(graph: str, precision: str) -> str:
+    return f"{graph}.{precision}.onnx"
+
+
+def compensation_part_name(level: str) -> str:
+    return f"compensation.{level}.json"
+
+
+LEVELS = (
+    QualityLevel("fast", INT8, INT8, compensated=True, in_binary=True,
+                 summary="all-INT8 decoder, compensated; audibly a little hissier"),
+    QualityLevel("balanced", INT8, MIXED, compensated=True, in_binary=True,
+                 summary="INT8 but the decoder's audio-rate stage, compensated"),
+    QualityLevel("reference", FP32, FP32, compensated=False, in_binary=False,
+                 summary="FP32, as Piper runs it"),
+)
+DEFAULT = "balanced"  # the level a prepared voice speaks at unless told otherwise
+NAMES = tuple(level.name for level in LEVELS)
+_BY_NAME = {level.name: level for level in LEVELS}
+
+
+def level(name: str) -> QualityLevel:
+    if name not in _BY_NAME:
+        raise VoiceError(f"quality must be one of {', '.join(NAMES)}, not {name!r}")
+    return _BY_NAME[name]
+
+
+def check(name: str | None) -> None:
+    """None (the voice's default level) or a known level."""
+    if name is not None:
+        level(name)
