@@ -12,7 +12,7 @@ import pytest
 
 from conftest import speak
 from edgesay import Engine
-from edgesay.dsp.metrics import Comparison, compare
+from edgesay.dsp.metrics import Comparison, compare, mean
 from edgesay.text.normalize import normalize
 
 QUIET = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -27,13 +27,8 @@ def reference_audio(engine, eval_sentences: list[str]) -> list[np.ndarray]:  # t
     return _audio(engine, eval_sentences)
 
 
-def _mean(comparisons: list[Comparison]) -> Comparison:
-    return Comparison(float(np.mean([c.log_mel_l1 for c in comparisons])),
-                      float(np.mean([c.floor_rise_db for c in comparisons])))
-
-
 def _against(reference: list[np.ndarray], audio: list[np.ndarray]) -> Comparison:
-    return _mean([compare(r, a, 22050) for r, a in zip(reference, audio, strict=True)])
+    return mean([compare(r, a, 22050) for r, a in zip(reference, audio, strict=True)])
 
 
 def test_default_level_is_balanced_and_meets_the_bar(balanced, reference_audio, eval_sentences) -> None:  # type: ignore[no-untyped-def]
