@@ -64,6 +64,76 @@ print(json.dumps({"sentences": out}))
 """
 
 
+SHERPA_CHILD = r"""
+import json, sys, time
+import sherpa_onnx
+threads, reps, model, tokens, phonemes_path, noise, noise_w, length = sys.argv[1:9]
+lines = json.load(open(phonemes_path, encoding="utf-8"))  # per line: its sentences' phoneme strings
+vits = sherpa_onnx.OfflineTtsVitsModelConfig(model=model, tokens=tokens, noise_scale=float(noise),
+                                             noise_scale_w=float(noise_w), length_scale=float(length))
+# silence_scale 1.0: sherpa-onnx shortens pauses by default (0.2), Piper and edgesay do not.
+config = sherpa_onnx.OfflineTtsConfig(model=sherpa_onnx.OfflineTtsModelConfig(vits=vits, num_threads=int(threads)),
+                                      max_num_sentences=1, silence_scale=1.0)
+tts = sherpa_onnx.OfflineTts(config)
+def timed(line):
+    generation = sherpa_onnx.GenerationConfig()
+    generation.sid, generation.speed, generation.silence_scale = 0, 1.0, 1.0
+    generation.phoneme_codepoints = [[ord(c) for c in sentence] for sentence in line["phonemes"]]
+    first = []
+    t0 = time.perf_counter()
+    def callback(samples, progress):  # called per sentence as it is done
+        if not first:
+            first.append(time.perf_counter() - t0)
+        return 1
+    audio = tts.generate("", generation, callback)
+    total = time.perf_counter() - t0
+    return (first[0] if first else total), total, len(audio.samples) / audio.sample_rate
+timed(lines[0])
+out = []
+for line in lines:
+    runs = [timed(line) for _ in range(int(reps))]
+    out.append({"text": line["text"], "audio_s": runs[-1][2], "first_audio_s": [r[0] for r in runs],
+                "total_s": [r[1] for r in runs]})
+print(json.dumps({"sentences": out}))
+"""
+
+
+def sherpa_voice(scratch: Path, sentences: Path) -> list[str]:
+    """The default voice as sherpa-onnx 2.0 wants a Piper voice: its graph with sherpa's metadata,
+    tokens.txt ("symbol id" per line), and the phonemes of each sentence (sherpa-onnx 2.0 has no
+    espeak-ng: phonemes come from edgesay's front end, which equals Piper's). Returns the child's
+    arguments after the thread and repetition counts."""
+    import onnx
+
+    from edgesay.system import paths
+    from edgesay.text.espeak import Espeak
+    from edgesay.text.frontend import text_to_sentences
+    from edgesay.voice.config import VoiceConfig
+    from edgesay.voice.files import VoiceFiles
+
+    voice = VoiceFiles.default()
+    assert voice.config is not None
+    raw = json.loads(voice.config.read_text(encoding="utf-8"))
+    config = VoiceConfig.from_dict(raw)
+    model = onnx.load(str(voice.model))
+    meta = {"model_type": "vits", "comment": "piper", "language": raw.get("language", {}).get("name_english", "English"),
+            "voice": config.espeak_voice, "has_espeak": 1, "n_speakers": config.num_speakers,
+            "sample_rate": config.sample_rate}
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=str(value))
+    onnx.save(model, str(scratch / "sherpa.onnx"))
+    (scratch / "tokens.txt").write_text("".join(f"{symbol} {ids[0]}\n" for symbol, ids in config.phoneme_id_map.items()),
+                                        encoding="utf-8")
+    espeak = Espeak(paths.espeak_library(), paths.espeak_data())
+    lines = [line.strip() for line in sentences.read_text(encoding="utf-8").splitlines() if line.strip()]
+    phonemes = [{"text": line, "phonemes": ["".join(espeak.clause_phonemes(config.espeak_voice, clause)
+                                                    for clause in sentence.clauses)
+                                            for sentence in text_to_sentences(line)]} for line in lines]
+    (scratch / "phonemes.json").write_text(json.dumps(phonemes, ensure_ascii=False), encoding="utf-8")
+    return [str(scratch / "sherpa.onnx"), str(scratch / "tokens.txt"), str(scratch / "phonemes.json"),
+            str(config.noise_scale), str(config.noise_w), str(config.length_scale)]
+
+
 def sentence_file(scratch: Path) -> Path:
     """The shared sentences, with the ten-second one of `edgesay bench` if they have none that long."""
     from edgesay.cli.bench import SENTENCES as BUILTIN
@@ -80,6 +150,8 @@ def warm(engine: str, command: list[str], threads: int, sentences: Path) -> list
     """Per-sentence records: text, audio_s, first_audio_s, total_s."""
     if engine == "piper":
         args = [sys.executable, "-c", PIPER_CHILD, str(threads), "1", str(sentences)]
+    elif engine == "sherpa-onnx":
+        args = [sys.executable, "-c", SHERPA_CHILD, str(threads), "1", *command]
     else:
         args = [*command, "bench", "--json", "--no-startup", "--reps", "1", "--threads", str(threads),
                 "--sentences", str(sentences)]
@@ -203,22 +275,22 @@ def percent_of_peak(peak: dict, int8: dict) -> dict:
 
 
 def chart(report: dict, path: Path) -> None:
-    """One panel per metric: edgesay (package, binary) against Piper, lower is better everywhere."""
+    """One panel per metric: edgesay (package, binary) against Piper and sherpa-onnx, lower is better."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    engines = list(report["cold"])
+    warm, cold = list(report["warm"]["1"]), list(report["cold"])
     panels = [
-        ("warm RTF, 1 thread", {e: report["warm"]["1"][e]["rtf"] for e in engines}, ""),
-        ("warm RTF, 2 threads", {e: report["warm"]["2"][e]["rtf"] for e in engines}, ""),
-        ("first audio, 10 s sentence", {e: report["warm"]["2"][e]["first_audio_long_s"] for e in engines}, "s"),
-        ("cold start, Hello WAV", {e: report["cold"][e]["hello_wav_s"] for e in engines}, "s"),
-        ("cold, first raw byte", {e: report["cold"][e]["first_raw_byte_long_s"] for e in engines}, "s"),
-        ("peak RSS, long sentence", {e: report["cold"][e]["peak_rss_long_mb"] for e in engines}, "MB"),
+        ("warm RTF, 1 thread", {e: report["warm"]["1"][e]["rtf"] for e in warm}, ""),
+        ("warm RTF, 2 threads", {e: report["warm"]["2"][e]["rtf"] for e in warm}, ""),
+        ("first audio, 10 s sentence", {e: report["warm"]["2"][e]["first_audio_long_s"] for e in warm}, "s"),
+        ("cold start, Hello WAV", {e: report["cold"][e]["hello_wav_s"] for e in cold}, "s"),
+        ("cold, first raw byte", {e: report["cold"][e]["first_raw_byte_long_s"] for e in cold}, "s"),
+        ("peak RSS, long sentence", {e: report["cold"][e]["peak_rss_long_mb"] for e in cold}, "MB"),
     ]
-    colours = {"edgesay": "#2a7ab0", "edgesay-binary": "#1b4f72", "piper": "#b0b0b0"}
+    colours = {"edgesay": "#2a7ab0", "edgesay-binary": "#1b4f72", "piper": "#b0b0b0", "sherpa-onnx": "#d08c3c"}
     figure, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.2))
     for axis, (title, values, unit) in zip(axes, panels, strict=True):
         bars = axis.bar(list(values), list(values.values()), color=[colours.get(e, "#888") for e in values])
@@ -227,20 +299,22 @@ def chart(report: dict, path: Path) -> None:
         axis.set_ylabel(unit, fontsize=8)
         axis.tick_params(axis="x", labelsize=7, rotation=20)
         axis.tick_params(axis="y", labelsize=7)
-    figure.suptitle(f"edgesay vs Piper 1.8.0 (en_US-joe-medium), {report['machine']}; lower is better", fontsize=10)
+    figure.suptitle(f"edgesay vs Piper 1.8.0 and sherpa-onnx 2.0.1 (en_US-joe-medium), {report['machine']}; "
+                    "lower is better", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
 
 def markdown(report: dict) -> str:
-    engines = list(report["cold"])
+    engines = list(report["warm"]["1"])
     head = "| metric | " + " | ".join(engines) + " | " + " | ".join(f"{e} / piper" for e in engines if e != "piper")
     lines = [head + " |", "|---" * (1 + 2 * len(engines) - 1) + "|"]
 
     def row(name: str, values: dict[str, float], fmt: str) -> None:
-        ratios = [f"{values[e] / values['piper']:.2f}" for e in engines if e != "piper"]
-        lines.append(f"| {name} | " + " | ".join(format(values[e], fmt) for e in engines) + " | "
-                     + " | ".join(ratios) + " |")
+        """Engines without the figure (sherpa-onnx has no cold-start command here) show a dash."""
+        ratios = [f"{values[e] / values['piper']:.2f}" if e in values else "–" for e in engines if e != "piper"]
+        lines.append(f"| {name} | " + " | ".join(format(values[e], fmt) if e in values else "–" for e in engines)
+                     + " | " + " | ".join(ratios) + " |")
 
     for threads in ("1", "2"):
         row(f"warm RTF, all sentences, {threads} thread(s)", {e: report["warm"][threads][e]["rtf"] for e in engines},
@@ -249,13 +323,14 @@ def markdown(report: dict) -> str:
         {e: report["warm"]["2"][e]["first_audio_median_s"] for e in engines}, ".3f")
     row(f"warm first audio, {report['long_audio_s']:.1f} s sentence, 2 threads (s)",
         {e: report["warm"]["2"][e]["first_audio_long_s"] for e in engines}, ".3f")
-    row("cold start to a finished `Hello.` WAV (s)", {e: report["cold"][e]["hello_wav_s"] for e in engines}, ".3f")
-    row("cold start to the first raw byte, long sentence (s)",
-        {e: report["cold"][e]["first_raw_byte_long_s"] for e in engines}, ".3f")
-    row("peak RSS, shortest sentence (MB)", {e: report["cold"][e]["peak_rss_short_mb"] for e in engines}, ".0f")
-    row("peak RSS, longest sentence (MB)", {e: report["cold"][e]["peak_rss_long_mb"] for e in engines}, ".0f")
+    cold = report["cold"]
+    row("cold start to a finished `Hello.` WAV (s)", {e: cold[e]["hello_wav_s"] for e in cold}, ".3f")
+    row("cold start to the first raw byte, long sentence (s)", {e: cold[e]["first_raw_byte_long_s"] for e in cold},
+        ".3f")
+    row("peak RSS, shortest sentence (MB)", {e: cold[e]["peak_rss_short_mb"] for e in cold}, ".0f")
+    row("peak RSS, longest sentence (MB)", {e: cold[e]["peak_rss_long_mb"] for e in cold}, ".0f")
     row("installed size (MB)", report["size_mb"], ".1f")
-    text = ["# edgesay vs Piper 1.8.0 (en_US-joe-medium)\n",
+    text = ["# edgesay vs Piper 1.8.0 and sherpa-onnx 2.0.1 (en_US-joe-medium)\n",
             f"Machine: {report['machine']}; {report['date']}; medians of {report['reps']} interleaved repetitions "
             f"(cold: {report['cold_reps']}). `edgesay` is the Python package, `edgesay-binary` the Nuitka binary.",
             "Installed size: the pip packages each needs with their dependencies (the binary: its file).\n",
@@ -321,9 +396,12 @@ def main() -> None:
         sentences = sentence_file(Path(scratch))
         lines = sentences.read_text(encoding="utf-8").splitlines()
         short, long = min(lines, key=len), max(lines, key=len)
-        warm_runs = run_warm(engines, args.reps, sentences)
+        # sherpa-onnx runs warm only: without espeak-ng it has no command that speaks text.
+        peers = {**engines, "sherpa-onnx": sherpa_voice(Path(scratch), sentences)}
+        warm_runs = run_warm(peers, args.reps, sentences)
     cold = run_cold(engines, args.cold_reps, short, long)
-    size = {"edgesay": installed_mb("edgesay"), "piper": installed_mb("piper-tts")}
+    size = {"edgesay": installed_mb("edgesay"), "piper": installed_mb("piper-tts"),
+            "sherpa-onnx": installed_mb("sherpa-onnx")}
     if "edgesay-binary" in engines:
         size["edgesay-binary"] = args.binary.stat().st_size / 1e6
     warm_summary = {str(t): {e: summarize_warm(rows) for e, rows in by.items()} for t, by in warm_runs.items()}
