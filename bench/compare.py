@@ -345,12 +345,13 @@ def markdown(report: dict) -> str:
     if report.get("levels"):
         text += ["", "Quality levels (bench/int8.py, bench/peak.py): time for the shared sentences, quality "
                  "against FP32, and how close to this machine's convolution peak each level runs.\n",
-                 "| level | GMAC per audio s (FP32 + INT8) | RTF 1 thr | RTF 2 thr | log-mel L1 | floor rise "
-                 "| % of peak 1 thr | % of peak 2 thr |", "|---|---|---|---|---|---|---|---|"]
+                 "| level | GMAC per audio s (FP32 + INT8) | RTF 1 thr | RTF 2 thr | log-mel L1 | quiet-fifth rise "
+                 "| silent-frame rise | % of peak 1 thr | % of peak 2 thr |", "|---|---|---|---|---|---|---|---|---|"]
         for level, info in report["levels"].items():
             text.append(f"| {level} | {info['fp32_gmac']:.2f} + {info['int8_gmac']:.2f} | {info['rtf']['1']:.3f} | "
                         f"{info['rtf']['2']:.3f} | {info['l1']:.3f} | {info['floor_db']:+.1f} dB | "
-                        f"{info['peak_percent']['1']:.0f} % | {info['peak_percent']['2']:.0f} % |")
+                        f"{info['silent_db']:+.1f} dB | {info['peak_percent']['1']:.0f} % | "
+                        f"{info['peak_percent']['2']:.0f} % |")
         peak = report["peak"]
         text.append(f"\nPeak, best 1-D convolution of bench/peak.py: FP32 {peak['1']['fp32_macs_per_s'] / 1e9:.0f} / "
                     f"{peak['2']['fp32_macs_per_s'] / 1e9:.0f} GMAC/s, INT8 {peak['1']['int8_macs_per_s'] / 1e9:.0f} / "
@@ -368,10 +369,11 @@ def levels(peak: dict, int8: dict) -> dict:
     percent = percent_of_peak(peak, int8)
     out = {}
     for level, macs in peak["levels"].items():
-        quality = int8["quality"].get(level, {"log_mel_l1": 0.0, "floor_rise_db": 0.0})
+        quality = int8["quality"].get(level, {"log_mel_l1": 0.0, "floor_rise_db": 0.0, "silent_rise_db": 0.0})
         out[level] = {"fp32_gmac": macs["fp32_macs_per_audio_s"] / 1e9, "int8_gmac": macs["int8_macs_per_audio_s"] / 1e9,
                       "rtf": {t: int8["median_s"][t][level] / int8["audio_s"] for t in ("1", "2")},
-                      "l1": quality["log_mel_l1"], "floor_db": quality["floor_rise_db"], "peak_percent": percent[level]}
+                      "l1": quality["log_mel_l1"], "floor_db": quality["floor_rise_db"],
+                      "silent_db": quality.get("silent_rise_db", float("nan")), "peak_percent": percent[level]}
     return out
 
 
