@@ -277,3 +277,15 @@ def test_end_to_end_in_a_terminal(tmp_path: Path) -> None:
         assert "Traceback" not in screen()
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_a_refresh_after_the_screen_is_gone_is_ignored(balanced, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The device panel's timer can fire once more while the app closes (seen under load: NoMatches
+    for #system and a traceback)."""
+    async def scenario() -> None:
+        app = make_app(balanced, tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.engine is not None)
+        app.refresh_system()  # the screen and its widgets are gone by now
+
+    asyncio.run(scenario())

@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import (
     Button,
     Footer,
@@ -369,7 +370,11 @@ class EdgesayApp(App[None]):
             stats = self.engine.pool.stats()
             pool = (f"held {stats.bytes_held / 1e6:.1f} MB, high-water {stats.high_water / 1e6:.1f} MB, "
                     f"hits {stats.hits}, misses {stats.misses}")
-        self.query_one("#system", Static).update(system_text(sample, pool))
+        try:
+            panel = self.query_one("#system", Static)
+        except NoMatches:  # the app is closing and its screen is gone: the timer fired once more
+            return
+        panel.update(system_text(sample, pool))
 
 
 def run(choices: Choices, settings: SynthesisSettings) -> int:
