@@ -105,11 +105,6 @@ class Streamer:
             feed[SID] = self._sid
         return self._flow.run([Z], feed)[0]
 
-    def whole_decode(self, z: np.ndarray) -> np.ndarray:
-        """Float samples for a whole sentence in one run (calibration)."""
-        feed = {Z: z, SID: self._sid} if self._dec_sid else {Z: z}
-        return self._decoder.run([self._dec_out], feed)[0].reshape(-1)
-
     def decode(self, z: np.ndarray, window: Window) -> np.ndarray:
         """Float samples for the whole window, in a pooled array the caller gives back."""
         length = window.stop - window.start
