@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli, speak
-from edgesay import Engine, InputError, SynthesisSettings, VoiceFiles
+from edgesay import Engine, InputError, SynthesisSettings, VoiceError, VoiceFiles
 from edgesay.text.frontend import text_to_sentences
 
 TINY = Path(__file__).parent / "data" / "tiny-multi.onnx"
@@ -102,3 +102,35 @@ def test_a_graph_that_is_not_piper_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "identity.onnx.json").write_bytes(TINY.with_name("tiny-multi.onnx.json").read_bytes())
     result = run_cli("--voice", str(tmp_path / "identity.onnx"), "--text", "hi", "-o", str(tmp_path / "x.wav"))
     assert result.returncode == 3 and b"not a Piper VITS voice" in result.stderr
+
+
+def test_a_bundle_with_unnamed_cut_tensors_is_refused_in_one_line(tmp_path: Path, tiny: Engine) -> None:
+    """Bundles made before the split named its cut tensors z_p, y_mask and z (prepared format 3)
+    cannot be fed by name: one clear error, not a KeyError from onnxruntime mid-sentence."""
+    import json
+
+    import onnx
+
+    from edgesay.prepare.split import split_voice
+    from edgesay.voice.bundle import BundleSpec, Level, pack
+
+    split = split_voice(TINY, tmp_path / "cache")
+    old_names = {"z_p": "/Add_output_0", "y_mask": "/Cast_2_output_0", "z": "/Mul_7_output_0"}
+    parts = {}
+    for name in ("latent", "flow", "decoder"):
+        model = onnx.load(str(getattr(split, name)))
+        for node in model.graph.node:
+            node.input[:] = [old_names.get(n, n) for n in node.input]
+            node.output[:] = [old_names.get(n, n) for n in node.output]
+        for info in [*model.graph.input, *model.graph.output, *model.graph.value_info]:
+            info.name = old_names.get(info.name, info.name)
+        parts[f"{name}.onnx"] = model.SerializeToString()
+    config = json.loads(Path(str(TINY) + ".json").read_text())
+    bundle = tmp_path / "old.edgesay"
+    pack(BundleSpec(config, split.meta(), parts, {"reference": Level("latent.onnx", "flow.onnx", "decoder.onnx")},
+                    "reference", {}), bundle)
+    with pytest.raises(VoiceError, match="prepared by an older edgesay"):
+        Engine.load(VoiceFiles.from_model(bundle), threads=1)
+    result = run_cli("--voice", str(bundle), "--text", "Hi.", "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 3 and not (tmp_path / "x.wav").exists()
+    assert len(result.stderr.decode().strip().splitlines()) == 1 and b"older edgesay" in result.stderr
