@@ -35,7 +35,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session", autouse=True)
 def default_bundle(cache_dir: Path) -> Path:
-    """The default voice's INT8 bundle, prepared once per session (about two minutes) unless the
+    """The default voice's INT8 bundle, prepared once per session (about 2.5 minutes) unless the
     package embeds one (`just models`), so that no test's output has the first-use notice."""
     from edgesay.loading import store
     from edgesay.system import paths

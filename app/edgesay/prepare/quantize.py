@@ -26,6 +26,7 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 PERCENTILE = 99.9
+STRIDE = 8  # calibration windows histogrammed at once: memory, against a little Python per stride
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,27 @@ def decoder_last_stage(model: onnx.ModelProto) -> tuple[str, ...]:
 
 
 class _Feeds(CalibrationDataReader):
-    """The calibration inputs, one dict per run."""
+    """The calibration inputs, one dict per run, read in strides (`set_range`): onnxruntime then
+    histograms one stride's activations at a time and merges them, instead of holding every
+    activation of every window at once (10.7 GB for the default voice's decoder)."""
 
     def __init__(self, feeds: Sequence[dict[str, np.ndarray]]) -> None:
+        self._feeds = feeds
         self._items = iter(feeds)
+
+    def __len__(self) -> int:
+        return len(self._feeds)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._items = iter(self._feeds[start_index:end_index])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._items, None)
+
+
+def stride(count: int, most: int = STRIDE) -> int:
+    """The largest stride of at most `most` windows that divides `count` (onnxruntime asks that)."""
+    return next(n for n in range(min(most, count), 0, -1) if count % n == 0)
 
 
 def quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], plans: Sequence[Plan]) -> list[bytes]:
@@ -85,7 +100,8 @@ def quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], plans: Sequen
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     nodes_to_exclude=list(plan.exclude),
                     op_types_to_quantize=list(plan.op_types) if plan.op_types else None,
-                    calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": PERCENTILE},
+                    calibrate_method=CalibrationMethod.Percentile,
+                    extra_options={"CalibPercentile": PERCENTILE, "CalibStridedMinMax": stride(len(feeds))},
                     calibration_cache_path=str(ranges),
                 )
             results.append((plan, output.read_bytes()))
