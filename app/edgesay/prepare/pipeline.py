@@ -34,15 +34,16 @@ Progress = Callable[[str], None]
 Feed = dict[str, np.ndarray]
 
 
-def _with_sid(graph: bytes, feed: Feed) -> Feed:
-    """Calibration feeds speaker 0 to a multi-speaker graph's `sid` input."""
+def _speaker(graph: bytes) -> Feed:
+    """What calibration adds to every feed: speaker 0 for a multi-speaker graph's `sid` input
+    (the graph is parsed once, not once per window)."""
     names = {i.name for i in onnx.load_from_string(graph).graph.input}
-    return {**feed, SID: np.zeros(1, np.int64)} if SID in names else feed
+    return {SID: np.zeros(1, np.int64)} if SID in names else {}
 
 
 def quantize_flow(flow: bytes, latents: Latents, frames: int) -> bytes:
-    feeds = [_with_sid(flow, {Z_P: w, Y_MASK: np.ones((1, 1, w.shape[2]), np.float32)})
-             for w in windows(latents.z_p, frames)]
+    sid = _speaker(flow)
+    feeds = [{Z_P: w, Y_MASK: np.ones((1, 1, w.shape[2]), np.float32), **sid} for w in windows(latents.z_p, frames)]
     return quantize(flow, feeds, [Plan()])[0]
 
 
@@ -62,7 +63,8 @@ def quantized_decoder_graph(decoder: bytes) -> tuple[bytes, dict[str, Plan]]:
 def quantize_decoder(decoder: bytes, latents: Latents, frames: int, precisions: Sequence[str]) -> dict[str, bytes]:
     """The decoder at each of `precisions` (INT8, MIXED), calibrated once on the same windows."""
     graph, plans = quantized_decoder_graph(decoder)
-    feeds = [_with_sid(graph, {Z: w}) for w in windows(latents.z, frames)]
+    sid = _speaker(graph)
+    feeds = [{Z: w, **sid} for w in windows(latents.z, frames)]
     made = quantize(graph, feeds, [plans[p] for p in precisions])
     return dict(zip(precisions, made, strict=True))
 
