@@ -31,6 +31,7 @@ examples:
   edgesay --voice ./en_GB-alan-medium.onnx --length-scale 1.2 --text "Slower." -o slow.wav
   edgesay            # with no text, in a terminal: the field-testing screen
   edgesay bench      # measure this device (add --json for a record to compare devices)
+  edgesay serve      # a Wyoming (Home Assistant) and HTTP speech server: edgesay serve --help
 """
 
 
@@ -216,11 +217,19 @@ def bench(argv: list[str], out: TextIO) -> int:
     return bench.command(argv, out)
 
 
+def serve(argv: list[str]) -> int:
+    from . import serve
+
+    return serve.command(argv, sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     onefile.remove_older_extractions()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         return _guarded(lambda: bench(argv[1:], sys.stdout))
+    if argv[:1] == ["serve"]:
+        return _guarded(lambda: serve(argv[1:]))
     args = build_parser().parse_args(argv)
     return _guarded(lambda: _dispatch(args))
 

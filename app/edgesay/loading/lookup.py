@@ -2,8 +2,10 @@
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import VoiceError
 from ..system import paths
@@ -41,25 +43,48 @@ class VoiceInfo:
     path: Path
     sample_rate: int  # Hz
     speakers: int
-    language: str
+    language: str  # the espeak-ng voice, e.g. "en-us"
     default: bool = False  # the built-in voice (what --voice without a value, or None, loads)
+    quality: str = "?"  # Piper's quality name: x_low, low, medium, high
+    speaker_names: tuple[str, ...] = ()  # in speaker id order
+    config: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the .onnx.json
+
+    @property
+    def language_code(self) -> str:
+        """Piper's language code ("en_US"), what Home Assistant matches; else the espeak-ng voice."""
+        language = self.config.get("language")
+        code = language.get("code") if isinstance(language, dict) else None
+        return str(code) if code else self.language
+
+
+def _from_config(raw: Mapping[str, Any], name: str, path: Path, default: bool) -> VoiceInfo:
+    names = raw.get("speaker_id_map") or {}
+    return VoiceInfo(name, path, int(raw["audio"]["sample_rate"]), int(raw.get("num_speakers", 1)),
+                     str(raw.get("espeak", {}).get("voice", "?")), default,
+                     str(raw["audio"].get("quality", "?")),
+                     tuple(sorted(names, key=lambda n: int(names[n]))), raw)
 
 
 def _info(model: Path, name: str, default: bool = False) -> VoiceInfo | None:
     try:
-        raw = json.loads(config_beside(model).read_text(encoding="utf-8"))
-        return VoiceInfo(name, model, int(raw["audio"]["sample_rate"]), int(raw.get("num_speakers", 1)),
-                         str(raw.get("espeak", {}).get("voice", "?")), default)
-    except (OSError, ValueError, KeyError, TypeError):
+        return _from_config(json.loads(config_beside(model).read_text(encoding="utf-8")), name, model, default)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def _bundle_info(path: Path, name: str, default: bool = False) -> VoiceInfo | None:
     try:
-        config = Bundle.read(path).config
-    except VoiceError:
+        return _from_config(json.loads(Bundle.read(path).part("config.json")), name, path, default)
+    except (VoiceError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return VoiceInfo(name, path, config.sample_rate, config.num_speakers, config.espeak_voice, default)
+
+
+def voice_info(path: Path, name: str) -> VoiceInfo:
+    """What a voice file says of itself (a Piper .onnx with its config, or a bundle)."""
+    info = _bundle_info(path, name) if path.suffix == SUFFIX else _info(path, name)
+    if info is None:
+        raise VoiceError(f"voice {path} has no readable config")
+    return info
 
 
 def list_voices() -> list[VoiceInfo]:

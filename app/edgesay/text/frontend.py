@@ -11,7 +11,7 @@ from ..errors import InputError
 from .espeak import Espeak
 from .normalize import normalize
 from .phoneme_ids import phonemes_to_ids, split_phonemes
-from .sentences import Sentence, split_sentences
+from .sentences import Sentence, boundaries, split_sentences
 
 MAX_TEXT_CHARS = 10_000_000
 # BOS PAD EOS: what an empty sentence comes to (espeak-ng found nothing to say).
@@ -22,6 +22,16 @@ def text_to_sentences(text: str) -> list[Sentence]:
     if len(text) > MAX_TEXT_CHARS:
         raise InputError(f"text is {len(text)} characters; the limit per call is {MAX_TEXT_CHARS}")
     return split_sentences(normalize(text))
+
+
+def complete_prefix(text: str) -> tuple[str, str]:
+    """`text` as it arrives piece by piece (a server's streamed input): the part up to its last
+    sentence break that no later text can change, and the rest. A break counts only if it still
+    ends a sentence once normalized: "Dr. " followed by more text is "Doctor", not an end."""
+    for end in reversed(boundaries(text)):
+        if normalize(text[:end]).rstrip().endswith((".", "?", "!")) or text[:end].endswith("\n"):
+            return text[:end], text[end:]
+    return "", text
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,9 @@ def split_sentences(text: str) -> list[Sentence]:
             if clauses:
                 sentences.append(Sentence(clauses))
     return sentences
+
+
+
+def boundaries(text: str) -> list[int]:
+    """Where split_sentences may cut `text`: the end of each sentence break, in order."""
+    return [match.end() for match in _SENTENCE_END.finditer(text)]

@@ -1,0 +1,98 @@
+"""`edgesay serve`: its flags (named as wyoming-piper's where they mean the same) and its start."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import TextIO
+
+from ..system.threads import MAX_DEFAULT_THREADS, usable_cores
+from .arguments import Parser, add_voice_arguments, non_negative, positive
+
+EXAMPLES = """\
+examples:
+  edgesay serve                                   # Wyoming on tcp://0.0.0.0:10200 (Home Assistant)
+  edgesay serve --http 0.0.0.0:5000               # and Piper's HTTP API on port 5000
+  edgesay serve --uri unix:///run/edgesay.sock --zeroconf
+  curl -d '{"text": "Hello."}' localhost:5000/synthesize -o hello.wav
+  curl -Nd '{"text": "Streamed."}' 'localhost:5000/synthesize?stream=pcm' | aplay -r 22050 -f S16_LE
+"""
+
+
+def default_workers() -> int:
+    return max(1, min(MAX_DEFAULT_THREADS, usable_cores()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..serve.server import DEFAULT_URI, check_uri, parse_http
+
+    def uri(value: str) -> str:
+        from ..errors import EdgesayError
+
+        try:
+            return check_uri(value)
+        except EdgesayError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def http(value: str) -> tuple[str, int]:
+        try:
+            return parse_http(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    p = Parser(prog="edgesay serve", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+               description="A speech server: Wyoming (Home Assistant) and/or HTTP (Piper's API), streaming "
+                           "audio as it is made. SIGTERM or Ctrl-C stop it (exit 0).")
+    p.add_argument("--uri", type=uri,
+                   help=f"Wyoming address, tcp://HOST:PORT or unix://PATH (default {DEFAULT_URI}, "
+                        "unless only --http is given)")
+    p.add_argument("--http", type=http, metavar="HOST:PORT", help="also (or only) serve HTTP here")
+    add_voice_arguments(p, "default voice: a name, a .onnx or an .edgesay (the others edgesay finds are "
+                           "offered by name, as --list-voices shows)")
+    p.add_argument("--speaker", help="default speaker (name or id) of a multi-speaker voice")
+    p.add_argument("--length-scale", type=positive(float), help="phoneme length: above 1 is slower")
+    p.add_argument("--noise-scale", type=non_negative, help="generator noise (voice default)")
+    p.add_argument("--noise-w-scale", "--noise-w", dest="noise_w", type=non_negative,
+                   help="phoneme width noise (voice default)")
+    p.add_argument("--sentence-silence", type=non_negative, default=0.0, help="seconds of silence after sentences")
+    p.add_argument("--samples-per-chunk", type=positive(int), default=1024,
+                   help="samples per Wyoming audio-chunk at most (default 1024)")
+    p.add_argument("--zeroconf", nargs="?", const="edgesay", metavar="NAME",
+                   help="announce the Wyoming server over mDNS as _wyoming._tcp (name default: edgesay)")
+    p.add_argument("--workers", type=positive(int),
+                   help="syntheses at once, each on its own engine (default: cores, at most 4)")
+    p.add_argument("--max-voices", type=positive(int), default=2,
+                   help="voices kept loaded; the least recently used is unloaded first (default 2)")
+    p.add_argument("--idle-timeout", type=positive(float), default=60.0,
+                   help="close a Wyoming connection that sends nothing for this many seconds (default 60)")
+    p.add_argument("--debug", action="store_true", help="log DEBUG messages")
+    return p
+
+
+def command(argv: list[str], err: TextIO) -> int:
+    from . import stops
+
+    args = build_parser().parse_args(argv)
+    # The server's own loop handles SIGTERM and SIGINT once it runs; until then a stop ends
+    # the process at once (loading a voice writes nothing).
+    stops.on_stop(stops.stop_while_starting)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=err,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    if not args.debug:
+        logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    from ..serve.server import DEFAULT_URI, ServeOptions, serve
+    from ..serve.speech import Defaults
+
+    workers = args.workers or default_workers()
+    # Each engine gets its share of the cores: workers x threads = cores, at least one each.
+    threads = args.threads or max(1, default_workers() // workers)
+    options = ServeOptions(
+        uri=args.uri or (None if args.http else DEFAULT_URI), http=args.http, voice=args.voice,
+        quality=args.quality, threads=threads, workers=workers, max_voices=args.max_voices,
+        samples_per_chunk=args.samples_per_chunk, zeroconf=args.zeroconf, idle_timeout=args.idle_timeout,
+        defaults=Defaults(args.speaker, args.length_scale, args.noise_scale, args.noise_w, args.sentence_silence))
+    if options.zeroconf is not None and not (options.uri or "").startswith("tcp://"):
+        print("edgesay: --zeroconf announces a tcp:// Wyoming server; give --uri tcp://...", file=sys.stderr)
+        return 2
+    asyncio.run(serve(options))
+    return 0

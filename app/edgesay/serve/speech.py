@@ -1,0 +1,172 @@
+"""One request's speech: synthesized on a worker thread, handed to the event loop as it is made.
+
+Both transports (Wyoming, HTTP) go through `Speaker.stream`: a fair queue of worker slots (first
+come, first served), an engine of the requested voice per slot, and a bounded buffer between the
+engine and the client, so a slow reader holds at most its own slot and `BUFFERED_CHUNKS` of
+audio, and a client that leaves stops its synthesis after the window being decoded.
+"""
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..voice.config import SynthesisSettings
+from .voices import LoadedVoices
+
+# Decoder windows of audio a client may fall behind by before its synthesis waits for it
+# (a window is about half a second of speech).
+BUFFERED_CHUNKS = 64
+# One request's text at most (as `edgesay --text`); longer text is several requests.
+MAX_TEXT_CHARS = 100_000
+_POLL = 0.1  # seconds: how often a waiting worker looks whether its client left
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """What a client asks for, from either transport; None: the server's default."""
+
+    text: str
+    voice: str | None = None
+    speaker: str | int | None = None
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w: float | None = None
+    sentence_silence: float | None = None
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The server's flags that a request may override."""
+
+    speaker: str | None = None
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w: float | None = None
+    sentence_silence: float = 0.0
+
+
+@dataclass
+class Spoken:
+    """What one request produced, for its log line."""
+
+    voice: str = ""
+    sample_rate: int = 0
+    samples: int = 0
+    first_audio: float | None = None  # seconds from the request to the first audio
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.sample_rate if self.sample_rate else 0.0
+
+
+class _Left(Exception):
+    """The client left; the worker stops."""
+
+
+class Speaker:
+    def __init__(self, voices: LoadedVoices, defaults: Defaults, workers: int) -> None:
+        self.voices = voices
+        self.defaults = defaults
+        self._slots = asyncio.Semaphore(workers)
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="edgesay-worker")
+        self._stopping = threading.Event()
+
+    def check(self, request: SpeechRequest) -> None:
+        """Refuse a request before it waits for a worker: text and voice are known now."""
+        if not request.text.strip():
+            raise InputError("the text is empty")
+        if len(request.text) > MAX_TEXT_CHARS:
+            raise InputError(f"the text has {len(request.text):,} characters; the limit is {MAX_TEXT_CHARS:,} "
+                             "per request")
+        self.voices.catalog.info(request.voice)
+
+    def settings(self, request: SpeechRequest, speakers: dict[str, int], count: int) -> SynthesisSettings:
+        speaker = request.speaker if request.speaker not in (None, "") else self.defaults.speaker
+        if isinstance(speaker, str):
+            if speaker in speakers:
+                speaker = speakers[speaker]
+            elif speaker.isdigit():
+                speaker = int(speaker)
+            else:
+                raise InputError(f"the voice has no speaker named {speaker!r}"
+                                 + (f" (it has {', '.join(speakers)})" if speakers else " (it has one speaker)"))
+        if speaker is not None and count > 1 and not 0 <= speaker < count:
+            raise InputError(f"speaker {speaker} is out of range: the voice has {count} speakers")
+        d = self.defaults
+        return SynthesisSettings(
+            speaker_id=speaker if count > 1 else None,
+            length_scale=d.length_scale if request.length_scale is None else request.length_scale,
+            noise_scale=d.noise_scale if request.noise_scale is None else request.noise_scale,
+            noise_w=d.noise_w if request.noise_w is None else request.noise_w,
+            sentence_silence=d.sentence_silence if request.sentence_silence is None else request.sentence_silence)
+
+    async def stream(self, request: SpeechRequest, spoken: Spoken) -> AsyncGenerator[bytes, None]:
+        """16-bit mono PCM for `request`, piece by piece as the engine decodes it. Leaving the
+        loop early (the client went away, an error) stops the synthesis."""
+        self.check(request)
+        loop = asyncio.get_running_loop()
+        buffer: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(BUFFERED_CHUNKS)
+        left = threading.Event()
+        async with self._slots, self.voices.engine(request.voice) as engine:
+            config = engine.config
+            settings = self.settings(request, dict(config.speaker_id_map), config.num_speakers)
+            settings.scales(config)  # out-of-range scales: an error before any audio
+            spoken.voice = self.voices.catalog.info(request.voice).name
+            spoken.sample_rate = config.sample_rate
+
+            def put(item: bytes | BaseException | None) -> None:
+                future = asyncio.run_coroutine_threadsafe(buffer.put(item), loop)
+                while True:
+                    try:
+                        future.result(_POLL)
+                        return
+                    except concurrent.futures.TimeoutError:
+                        if left.is_set() or self._stopping.is_set():
+                            future.cancel()
+                            raise _Left from None
+
+            def produce() -> None:
+                try:
+                    for chunk in engine.synthesize(request.text, settings):
+                        if left.is_set() or self._stopping.is_set():
+                            return
+                        put(chunk.samples.astype("<i2", copy=False).tobytes())  # a copy: the pool reuses it
+                    put(None)
+                except _Left:
+                    pass
+                except BaseException as exc:  # raised to the client's task, which reports it
+                    with contextlib.suppress(_Left):
+                        put(exc)
+
+            worker = loop.run_in_executor(self._pool, produce)
+            try:
+                while (item := await buffer.get()) is not None:
+                    if isinstance(item, BaseException):
+                        raise item
+                    if spoken.first_audio is None:
+                        spoken.first_audio = time.monotonic() - spoken.started
+                    spoken.samples += len(item) // 2
+                    yield item
+            finally:
+                left.set()
+                # The engine goes back to the idle list only once its thread is done with it,
+                # even when this task is being cancelled (the server stopping).
+                cancelled = False
+                while not worker.done():
+                    try:
+                        await asyncio.shield(worker)
+                    except asyncio.CancelledError:
+                        cancelled = True
+                if cancelled:
+                    raise asyncio.CancelledError
+
+    def shutdown(self) -> None:
+        """Stop every synthesis at its next window and let the worker threads end."""
+        self._stopping.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,243 @@
+"""The Wyoming side: Home Assistant's protocol, on the `wyoming` library's servers and events.
+
+The library reads whatever length an event header claims; a server on a network must not, so
+events are read here with limits (`read_event`) and everything else (event types, writing,
+tcp:// and unix:// servers) is the library's. One connection is one client: its events are
+handled in order, and its audio goes out as the engine decodes it.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
+from wyoming.server import AsyncEventHandler
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
+
+from .. import __version__
+from ..errors import EdgesayError, InputError
+from ..text.frontend import complete_prefix
+from .speech import MAX_TEXT_CHARS, Speaker, SpeechRequest, Spoken
+from .voices import Catalog
+
+LOG = logging.getLogger("edgesay.serve")
+
+MAX_HEADER_BYTES = 64 * 1024  # one event's JSON line; asyncio's stream limit, set by the server
+MAX_DATA_BYTES = 1024 * 1024  # an event's extra data (data_length): text up to MAX_TEXT_CHARS fits
+MAX_PAYLOAD_BYTES = 1024 * 1024  # a TTS server is sent no audio; anything bigger is refused unread
+WIDTH, CHANNELS = 2, 1  # 16-bit mono
+
+
+class BadEvent(Exception):
+    """The bytes on the connection are not a Wyoming event within the limits: after this the
+    stream cannot be trusted, so the connection gets an error event and is closed."""
+
+
+def _length(header: dict[str, Any], key: str, limit: int) -> int:
+    value = header.get(key) or 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadEvent(f"event header field {key} must be a non-negative integer")
+    if value > limit:
+        # Refused before a byte of it is read: the claim alone is enough.
+        raise BadEvent(f"event {key} {value:,} is over this server's limit of {limit:,} bytes")
+    return value
+
+
+async def read_event(reader: asyncio.StreamReader) -> Event | None:
+    """The next event, or None when the client has gone; BadEvent when what it sent is not one."""
+    try:
+        line = await reader.readline()
+    except ValueError:  # asyncio's LimitOverrunError: no newline within the stream limit
+        raise BadEvent(f"event header is longer than {MAX_HEADER_BYTES:,} bytes") from None
+    if not line.endswith(b"\n"):
+        return None  # end of stream (perhaps mid-line: the client left)
+    try:
+        header = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        raise BadEvent("event header is not a JSON line") from None
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        raise BadEvent('event header is not a JSON object with a "type" string')
+    data = header.get("data") or {}
+    if not isinstance(data, dict):
+        raise BadEvent('event field "data" must be an object')
+    data_length = _length(header, "data_length", MAX_DATA_BYTES)
+    payload_length = _length(header, "payload_length", MAX_PAYLOAD_BYTES)
+    try:
+        if data_length:
+            try:
+                extra = json.loads(await reader.readexactly(data_length))
+            except (ValueError, UnicodeDecodeError):
+                raise BadEvent("event data is not JSON") from None
+            if not isinstance(extra, dict):
+                raise BadEvent("event data must be a JSON object")
+            data.update(extra)
+        payload = await reader.readexactly(payload_length) if payload_length else None
+    except asyncio.IncompleteReadError:
+        return None
+    return Event(type=header["type"], data=data, payload=payload)
+
+
+def _text(data: dict[str, Any], what: str) -> str:
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise InputError(f'{what} needs a "text" string')
+    return text
+
+
+def _voice(data: dict[str, Any], what: str) -> tuple[str | None, str | None]:
+    voice = data.get("voice")
+    if voice is None:
+        return None, None
+    if not isinstance(voice, dict):
+        raise InputError(f'{what}: "voice" must be an object with "name" and "speaker"')
+    name, speaker = voice.get("name"), voice.get("speaker")
+    if not isinstance(name, str | None) or not isinstance(speaker, str | None):
+        raise InputError(f'{what}: voice "name" and "speaker" must be strings')
+    return name, speaker
+
+
+def info(catalog: Catalog) -> Info:
+    voices = [
+        TtsVoice(name=v.name, description=f"{v.name} ({v.language_code}, {v.quality}, {v.sample_rate} Hz)",
+                 attribution=Attribution(name="rhasspy", url="https://github.com/rhasspy/piper"),
+                 installed=True, version=None, languages=[v.language_code],
+                 speakers=[TtsVoiceSpeaker(name=s) for s in v.speaker_names] or None)
+        for v in sorted(catalog.voices.values(), key=lambda v: v.name)]
+    return Info(tts=[TtsProgram(
+        name="edgesay", description="Text to speech for edge devices, streaming inside sentences",
+        attribution=Attribution(name="edgesay", url=""), installed=True, version=__version__,
+        voices=voices, supports_synthesize_streaming=True)])
+
+
+@dataclass
+class _Stream:
+    """A synthesize-start ... synthesize-stop conversation in progress."""
+
+    voice: str | None
+    speaker: str | None
+    pending: str = ""  # text received, not yet a whole sentence
+    chars: int = 0  # text received in all
+    audio_started: bool = False
+    spoken: Spoken | None = None
+
+
+class WyomingHandler(AsyncEventHandler):
+    def __init__(self, speaker: Speaker, samples_per_chunk: int, idle_timeout: float,
+                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__(reader, writer)
+        self.speaker = speaker
+        self.chunk_bytes = samples_per_chunk * WIDTH * CHANNELS
+        self.idle_timeout = idle_timeout
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
+        self.stream: _Stream | None = None
+
+    async def run(self) -> None:
+        """The library's loop, with limits on what is read and errors answered as events."""
+        try:
+            while True:
+                try:
+                    event = await asyncio.wait_for(read_event(self.reader), self.idle_timeout)
+                except TimeoutError:
+                    LOG.info("wyoming %s: closed, nothing sent for %.0f s", self.peer, self.idle_timeout)
+                    break
+                except BadEvent as exc:
+                    LOG.info("wyoming %s: bad event: %s", self.peer, exc)
+                    await self.write_event(Error(text=str(exc), code="bad-event").event())
+                    break
+                if event is None or not await self.handle_event(event):
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client left; its synthesis, if any, stopped with the write that failed
+        finally:
+            self.writer.close()
+
+    async def handle_event(self, event: Event) -> bool:
+        try:
+            await self._handle(event)
+        except EdgesayError as exc:
+            LOG.info("wyoming %s %s: refused: %s", self.peer, event.type, exc)
+            self.stream = None
+            await self.write_event(Error(text=str(exc), code=type(exc).__name__).event())
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug or a broken voice: this client is told, the server goes on
+            LOG.exception("wyoming %s %s: failed", self.peer, event.type)
+            self.stream = None
+            await self.write_event(Error(text=f"internal error: {exc}", code="internal").event())
+        return True
+
+    async def _handle(self, event: Event) -> None:
+        if Describe.is_type(event.type):
+            await self.write_event(info(self.speaker.voices.catalog).event())
+        elif Synthesize.is_type(event.type):
+            if self.stream is None:  # during a stream it only repeats the text, for older servers
+                name, speaker = _voice(event.data, "synthesize")
+                request = SpeechRequest(_text(event.data, "synthesize"), name, speaker)
+                spoken = Spoken()
+                await self._speak(request, spoken, start=True)
+                await self.write_event(AudioStop().event())
+                self._log("synthesize", len(request.text), spoken)
+        elif SynthesizeStart.is_type(event.type):
+            name, speaker = _voice(event.data, "synthesize-start")
+            self.speaker.voices.catalog.info(name)  # an unknown voice is refused at the start
+            self.stream = _Stream(name, speaker)
+        elif SynthesizeChunk.is_type(event.type):
+            stream = self._streaming("synthesize-chunk")
+            text = _text(event.data, "synthesize-chunk")
+            stream.pending += text
+            stream.chars += len(text)
+            if len(stream.pending) > MAX_TEXT_CHARS:
+                raise InputError(f"streamed text has over {MAX_TEXT_CHARS:,} characters without a sentence end")
+            whole, stream.pending = complete_prefix(stream.pending)
+            if whole.strip():
+                await self._speak_streamed(stream, whole)
+        elif SynthesizeStop.is_type(event.type):
+            stream = self._streaming("synthesize-stop")
+            if stream.pending.strip():
+                await self._speak_streamed(stream, stream.pending)
+            if stream.audio_started:
+                await self.write_event(AudioStop().event())
+            await self.write_event(SynthesizeStopped().event())
+            self.stream = None
+            if stream.spoken:
+                self._log("stream", stream.chars, stream.spoken)
+        # Other event types (ping, audio) are not for a TTS server; the library's servers ignore them too.
+
+    def _streaming(self, what: str) -> _Stream:
+        if self.stream is None:
+            raise InputError(f"{what} without synthesize-start")
+        return self.stream
+
+    async def _speak_streamed(self, stream: _Stream, text: str) -> None:
+        stream.spoken = stream.spoken or Spoken()
+        request = SpeechRequest(text, stream.voice, stream.speaker)
+        await self._speak(request, stream.spoken, start=not stream.audio_started)
+        stream.audio_started = True
+
+    async def _speak(self, request: SpeechRequest, spoken: Spoken, start: bool) -> None:
+        """Audio events for one request: audio-start (unless a stream sent it already), then
+        audio-chunks of at most --samples-per-chunk samples as each window is decoded."""
+        async with aclosing(self.speaker.stream(request, spoken)) as pcm:
+            async for piece in pcm:
+                if start:
+                    await self.write_event(AudioStart(rate=spoken.sample_rate, width=WIDTH, channels=CHANNELS).event())
+                    start = False
+                for at in range(0, len(piece), self.chunk_bytes):
+                    await self.write_event(AudioChunk(rate=spoken.sample_rate, width=WIDTH, channels=CHANNELS,
+                                                      audio=piece[at:at + self.chunk_bytes]).event())
+        if start:  # nothing speakable: still one well-formed (empty) response
+            rate = spoken.sample_rate or self.speaker.voices.catalog.info(request.voice).sample_rate
+            await self.write_event(AudioStart(rate=rate, width=WIDTH, channels=CHANNELS).event())
+
+    def _log(self, what: str, chars: int, spoken: Spoken) -> None:
+        first = f"{spoken.first_audio:.3f} s" if spoken.first_audio is not None else "-"
+        LOG.info("wyoming %s %s voice=%s chars=%d audio=%.2f s first=%s total=%.3f s", self.peer, what,
+                 spoken.voice, chars, spoken.seconds, first, time.monotonic() - spoken.started)
