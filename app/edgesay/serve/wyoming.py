@@ -182,8 +182,12 @@ class WyomingHandler(AsyncEventHandler):
                 name, speaker = _voice(event.data, "synthesize")
                 request = SpeechRequest(_text(event.data, "synthesize"), name, speaker)
                 spoken = Spoken()
-                await self._speak(request, spoken, start=True)
-                await self.write_event(AudioStop().event())
+                try:
+                    await self._speak(request, spoken, start=True)
+                    await self.write_event(AudioStop().event())
+                except ConnectionError:
+                    self._log("synthesize", len(request.text), spoken, " client left: stopped")
+                    raise
                 self._log("synthesize", len(request.text), spoken)
         elif SynthesizeStart.is_type(event.type):
             name, speaker = _voice(event.data, "synthesize-start")
@@ -219,7 +223,11 @@ class WyomingHandler(AsyncEventHandler):
     async def _speak_streamed(self, stream: _Stream, text: str) -> None:
         stream.spoken = stream.spoken or Spoken()
         request = SpeechRequest(text, stream.voice, stream.speaker)
-        await self._speak(request, stream.spoken, start=not stream.audio_started)
+        try:
+            await self._speak(request, stream.spoken, start=not stream.audio_started)
+        except ConnectionError:
+            self._log("stream", stream.chars, stream.spoken, " client left: stopped")
+            raise
         stream.audio_started = True
 
     async def _speak(self, request: SpeechRequest, spoken: Spoken, start: bool) -> None:
@@ -237,7 +245,7 @@ class WyomingHandler(AsyncEventHandler):
             rate = spoken.sample_rate or self.speaker.voices.catalog.info(request.voice).sample_rate
             await self.write_event(AudioStart(rate=rate, width=WIDTH, channels=CHANNELS).event())
 
-    def _log(self, what: str, chars: int, spoken: Spoken) -> None:
+    def _log(self, what: str, chars: int, spoken: Spoken, outcome: str = "") -> None:
         first = f"{spoken.first_audio:.3f} s" if spoken.first_audio is not None else "-"
-        LOG.info("wyoming %s %s voice=%s chars=%d audio=%.2f s first=%s total=%.3f s", self.peer, what,
-                 spoken.voice, chars, spoken.seconds, first, time.monotonic() - spoken.started)
+        LOG.info("wyoming %s %s voice=%s chars=%d audio=%.2f s first=%s total=%.3f s%s", self.peer, what,
+                 spoken.voice, chars, spoken.seconds, first, time.monotonic() - spoken.started, outcome)
