@@ -30,6 +30,7 @@ bench:
     python3 bench/ttfa_memory.py
     python3 bench/wer.py
     python3 bench/tui_idle.py
+    python3 bench/serve.py
     if [ -x build/out/$(uname -m)/edgesay ]; then python3 bench/binary.py; else echo "no binary: skipping bench/binary.py (just build)"; fi
 
 # Coverage-guided fuzzing of the text front end (atheris) for a bounded time; crashes land in tests/fuzz/crashes/
@@ -42,6 +43,16 @@ fuzz seconds="60":
 soak utterances="2000":
     python3 -m pip install --quiet --root-user-action=ignore -e .
     python3 bench/soak.py --utterances {{utterances}}
+
+# Soak the server: 1,000 Wyoming requests from 4 clients, a fifth abandoned midway (RSS, threads, descriptors; bench/results/soak_serve.md)
+soak-serve requests="1000":
+    python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
+    python3 bench/soak_serve.py --requests {{requests}}
+
+# Serve Wyoming on port 10200 (Home Assistant) and HTTP on port 5000 with the default voice
+serve *args:
+    python3 -m pip install --quiet --root-user-action=ignore -e .
+    edgesay serve --http 0.0.0.0:5000 {{args}}
 
 # Stop the binary at random moments of its start (loader, Python, imports): each must be clean
 stops runs="200":

@@ -37,7 +37,8 @@ from elf_floor import glibc_floor  # noqa: E402
 from onefile_fastpath import patched_nuitka  # noqa: E402
 
 # Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
-PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "espeakng-loader", "textual")
+PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "espeakng-loader", "textual",
+          "wyoming", "aiohttp", "zeroconf")
 
 
 def options_table() -> dict[str, object]:
