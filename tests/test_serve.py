@@ -400,6 +400,24 @@ def test_http_streams_as_it_is_made(server: Server, kind: str) -> None:
     assert np.array_equal(np.frombuffer(pcm, np.int16), whole)
 
 
+@pytest.mark.parametrize("path", ["/synthesize?stream=pcm", "/synthesize"])
+def test_http_client_that_leaves_stops_its_synthesis(server: Server, path: str) -> None:
+    before = server.log().count("client left: stopped")
+    with socket.create_connection(("127.0.0.1", server.http), timeout=30) as s:
+        body = json.dumps({"text": LONG}).encode()
+        s.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        if "stream" in path:
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 30
+    while server.log().count("client left: stopped") == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    line = [x for x in server.log().splitlines() if "client left: stopped" in x][-1]
+    assert "POST " + path in line and float(line.split("audio=")[1].split()[0]) < 30
+    assert "Traceback" not in server.log()
+    assert post(server.http, {"text": TEXTS[0]})[0] == 200
+
+
 @pytest.mark.parametrize(("body", "status", "message"), [
     (b"not json", 400, "not JSON"),
     (b"[1, 2]", 400, "JSON object"),

@@ -127,8 +127,9 @@ class Http:
             status, outcome = exc.status, f" refused: {exc.reason}"
             return web.json_response({"error": exc.reason}, status=exc.status)
         except ConnectionError:
-            status, outcome = 499, " client left"
-            raise
+            # Nothing to answer: the synthesis stopped when the stream closed (aclosing above).
+            status, outcome = 499, " client left: stopped"
+            return web.Response(status=499)
         finally:
             first_audio = f"{spoken.first_audio:.3f} s" if spoken.first_audio is not None else "-"
             LOG.info("http %s POST /synthesize%s %d voice=%s chars=%d audio=%.2f s first=%s total=%.3f s%s",
@@ -142,6 +143,8 @@ class Http:
         with tempfile.SpooledTemporaryFile(_IN_MEMORY) as body:
             body.write(first)
             async for piece in pcm:
+                if request.transport is None or request.transport.is_closing():
+                    raise ConnectionResetError("the client left")  # stops the synthesis now
                 body.write(piece)
             size = body.tell()
             body.seek(0)
