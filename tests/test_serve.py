@@ -94,11 +94,19 @@ def stop(server: Server, signum: int = signal.SIGTERM) -> int:
 
 @pytest.fixture(scope="module")
 def voices(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A voice folder with a second voice: the tiny three-speaker one (alice, bob, carol)."""
+    """A voice folder with a second voice: the tiny three-speaker one (alice, bob, carol). The
+    package gets the Piper files and prepares the voice on its first request; the binary, which
+    cannot prepare a Piper voice yet, gets the bundle the package makes of them."""
+    from conftest import BINARY
+    from edgesay.loading.store import prepared_bundle
+
     folder = tmp_path_factory.mktemp("voices")
-    for suffix in (".onnx", ".onnx.json"):
-        shutil.copy(TINY.with_suffix(suffix) if suffix == ".onnx" else Path(f"{TINY}.json"),
-                    folder / f"tiny-multi{suffix}")
+    if BINARY:
+        bundle = prepared_bundle(TINY, Path(f"{TINY}.json"), progress=lambda _: None)
+        shutil.copy(bundle, folder / "tiny-multi.edgesay")
+    else:
+        shutil.copy(TINY, folder / "tiny-multi.onnx")
+        shutil.copy(f"{TINY}.json", folder / "tiny-multi.onnx.json")
     return folder
 
 
