@@ -3,7 +3,7 @@ import pytest
 from edgesay.runtime.windows import plan_windows
 
 
-@pytest.mark.parametrize("total", [1, 50, 128, 129, 130, 200, 233, 896, 5000])
+@pytest.mark.parametrize("total", [1, 44, 45, 50, 100, 128, 129, 130, 200, 233, 896, 5000])
 def test_windows_cover_every_frame_once_with_context(total: int) -> None:
     first, size, pad = 44, 128, 12
     windows = plan_windows(total, first, size, pad)
@@ -17,6 +17,8 @@ def test_windows_cover_every_frame_once_with_context(total: int) -> None:
     if total > size:  # fixed shapes: the first window, then one size for all the others
         assert windows[0].stop - windows[0].start == first
         assert {w.stop - w.start for w in windows[1:]} == {size}
+    elif total > first:  # short: the small first window still comes first, then the rest
+        assert len(windows) == 2 and windows[0].stop - windows[0].start == first
 
 
 def test_bad_window_sizes_are_refused() -> None:

@@ -52,11 +52,13 @@ def plan_windows(total: int, first: int, size: int, pad: int) -> list[Window]:
     Each window's output is exact for frames at least `pad` away from an edge it shares with
     a neighbour (at the sentence's own edges the whole-sentence run pads the same way, so the
     output is exact up to the edge). The last window is aligned to the end of the sentence
-    rather than shortened, so every window but a short sentence's only one has a fixed shape.
+    rather than shortened, so every window has a fixed shape but a short sentence's second one
+    (a sentence of fewer than `size` frames is two windows, so its first audio comes after the
+    small first window too, not after the whole sentence).
     """
     if not (0 < pad * 2 < size and pad < first <= size):
         raise ValueError(f"window sizes first={first} size={size} do not fit pad={pad}")
-    if total <= size:
+    if total <= first:
         return [Window(0, total, 0, total)] if total > 0 else []
     windows = []
     emitted, length = 0, first
@@ -64,7 +66,8 @@ def plan_windows(total: int, first: int, size: int, pad: int) -> list[Window]:
         start = max(0, emitted - pad)
         stop = start + length
         if stop >= total:
-            start, stop = total - length, total
+            # Aligned to the end; a sentence shorter than one window has a shorter second one.
+            start, stop = (total - length if total > size else start), total
         keep_stop = total if stop == total else stop - pad
         windows.append(Window(start, stop, emitted, keep_stop))
         emitted, length = keep_stop, size
