@@ -103,8 +103,9 @@ class LoadedVoices:
         if engine is None:
             voice.engines += 1
             try:
-                # A new engine over the shared sessions: a few milliseconds, no graph loading.
-                engine = Engine(voice.level, voice.sessions, self.threads)
+                # A new engine over the shared sessions: no graph loading; its largest windows run
+                # once, so its buffers and onnxruntime's working set are held from the start.
+                engine = await asyncio.to_thread(self._engine, voice)
             except BaseException:
                 voice.engines -= 1
                 raise
@@ -131,6 +132,11 @@ class LoadedVoices:
             voice.used = time.monotonic()
             return voice
 
+    def _engine(self, voice: _Loaded) -> Engine:
+        engine = Engine(voice.level, voice.sessions, self.threads)
+        engine.reserve()
+        return engine
+
     def _load(self, argument: str | None) -> _Loaded:
         level = load_level(resolve(argument), self.quality)
         return _Loaded(level, open_sessions(level, self.threads))
@@ -145,5 +151,5 @@ class LoadedVoices:
 
     async def preload(self, name: str | None) -> None:
         """Load a voice and make one engine, warmed, before the first request."""
-        async with self.engine(name) as engine:
-            await asyncio.to_thread(engine.reserve)
+        async with self.engine(name):
+            pass
