@@ -323,6 +323,29 @@ def test_a_client_that_leaves_mid_stream_stops_its_synthesis(server: Server) -> 
     assert run(synthesize(server.wyoming, TEXTS[0])).types == ["audio-start", "audio-stop"]
 
 
+def test_clients_that_do_not_read_do_not_stall_the_others(server: Server) -> None:
+    """As many clients as workers ask for long speech and read none of it: once their buffers
+    are full their syntheses give up their worker slots, and another client is served while
+    they still hang on."""
+    async def scenario() -> list[Reply]:
+        idle = []
+        for _ in range(2):  # the server's --workers
+            _, writer = await asyncio.open_connection("127.0.0.1", server.wyoming)
+            # About 150 s of speech: more than a client's buffer and the socket's hold.
+            writer.write(json.dumps({"type": "synthesize", "data": {"text": LONG * 3}}).encode() + b"\n")
+            await writer.drain()
+            idle.append(writer)
+        await asyncio.sleep(0.5)
+        try:
+            return [await asyncio.wait_for(synthesize(server.wyoming, text), 240) for text in TEXTS[:2]]
+        finally:
+            for writer in idle:
+                writer.close()
+
+    for reply in run(scenario()):
+        assert reply.types == ["audio-start", "audio-stop"] and reply.samples.size > 22050
+
+
 @pytest.mark.parametrize(("sent", "message", "closes"), [
     (b"this is not json\n", "not a JSON line", True),
     (b'{"data": {}}\n', '"type" string', True),
@@ -437,6 +460,7 @@ def test_http_client_that_leaves_stops_its_synthesis(server: Server, path: str) 
     (b'{"text": "Hi.", "voice": "tiny-multi", "speaker": "dave"}', 400, "no speaker named"),
     (b'{"text": "Hi.", "voice": "tiny-multi", "speaker_id": 7}', 400, "out of range"),
     (b'{"text": ""}', 400, "empty"),
+    (b'{"text": "' + b"word " * 30_000 + b'"}', 400, "limit is 100,000"),
     (b'{"text": "..."}', 400, "nothing to speak"),
 ])
 def test_http_bad_requests_get_a_4xx_with_one_message(server: Server, body: bytes, status: int,

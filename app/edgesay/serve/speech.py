@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..voice.config import SynthesisSettings
-from .voices import LoadedVoices
+from .voices import LOG, LoadedVoices
 
-# Decoder windows of audio a client may fall behind by before its synthesis waits for it
-# (a window is about half a second of speech).
-BUFFERED_CHUNKS = 64
+# Decoder windows of audio a client may fall behind by before its synthesis waits for it and
+# gives up its worker slot (a window is 1.2 s of speech for a medium voice; the socket holds
+# more on top).
+BUFFERED_CHUNKS = 16
 # One request's text at most (as `edgesay --text`); longer text is several requests.
 MAX_TEXT_CHARS = 100_000
 _POLL = 0.1  # seconds: how often a waiting worker looks whether its client left
@@ -69,12 +70,30 @@ class _Left(Exception):
     """The client left; the worker stops."""
 
 
+@dataclass
+class _Slot:
+    """One request's hold on a worker slot (first come, first served). Taken and given only on
+    the event loop's thread, so whether it is held is never in doubt."""
+
+    slots: asyncio.Semaphore
+    held: bool = False
+
+    async def take(self) -> None:
+        if not self.held:
+            await self.slots.acquire()
+            self.held = True
+
+    async def give(self) -> None:
+        if self.held:
+            self.held = False
+            self.slots.release()
+
+
 class Speaker:
     def __init__(self, voices: LoadedVoices, defaults: Defaults, workers: int) -> None:
         self.voices = voices
         self.defaults = defaults
         self._slots = asyncio.Semaphore(workers)
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="edgesay-worker")
         self._stopping = threading.Event()
 
     def check(self, request: SpeechRequest) -> None:
@@ -113,60 +132,81 @@ class Speaker:
         loop = asyncio.get_running_loop()
         buffer: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(BUFFERED_CHUNKS)
         left = threading.Event()
-        async with self._slots, self.voices.engine(request.voice) as engine:
-            config = engine.config
-            settings = self.settings(request, dict(config.speaker_id_map), config.num_speakers)
-            settings.scales(config)  # out-of-range scales: an error before any audio
-            spoken.voice = self.voices.catalog.info(request.voice).name
-            spoken.sample_rate = config.sample_rate
+        slot = _Slot(self._slots)
+        await slot.take()
+        try:
+            async with self.voices.engine(request.voice) as engine:
+                config = engine.config
+                settings = self.settings(request, dict(config.speaker_id_map), config.num_speakers)
+                settings.scales(config)  # out-of-range scales: an error before any audio
+                spoken.voice = self.voices.catalog.info(request.voice).name
+                spoken.sample_rate = config.sample_rate
+                done: asyncio.Future[None] = loop.create_future()
 
-            def put(item: bytes | BaseException | None) -> None:
-                future = asyncio.run_coroutine_threadsafe(buffer.put(item), loop)
-                while True:
+                def wait(future: "concurrent.futures.Future[None]") -> None:
+                    while True:
+                        try:
+                            return future.result(_POLL)
+                        except concurrent.futures.TimeoutError:
+                            if left.is_set() or self._stopping.is_set():
+                                future.cancel()
+                                raise _Left from None
+
+                def put(item: bytes | BaseException | None) -> None:
+                    future = asyncio.run_coroutine_threadsafe(buffer.put(item), loop)
                     try:
                         future.result(_POLL)
                         return
                     except concurrent.futures.TimeoutError:
-                        if left.is_set() or self._stopping.is_set():
-                            future.cancel()
-                            raise _Left from None
+                        pass
+                    # The client is not keeping up: its buffer is full. Its worker slot goes to
+                    # the next request while it waits, and it queues again for one after.
+                    asyncio.run_coroutine_threadsafe(slot.give(), loop)
+                    LOG.debug("%s: the client is behind; worker slot given up", spoken.voice)
+                    wait(future)
+                    wait(asyncio.run_coroutine_threadsafe(slot.take(), loop))
 
-            def produce() -> None:
-                try:
-                    for chunk in engine.synthesize(request.text, settings):
-                        if left.is_set() or self._stopping.is_set():
-                            return
-                        put(chunk.samples.astype("<i2", copy=False).tobytes())  # a copy: the pool reuses it
-                    put(None)
-                except _Left:
-                    pass
-                except BaseException as exc:  # raised to the client's task, which reports it
-                    with contextlib.suppress(_Left):
-                        put(exc)
-
-            worker = loop.run_in_executor(self._pool, produce)
-            try:
-                while (item := await buffer.get()) is not None:
-                    if isinstance(item, BaseException):
-                        raise item
-                    if spoken.first_audio is None:
-                        spoken.first_audio = time.monotonic() - spoken.started
-                    spoken.samples += len(item) // 2
-                    yield item
-            finally:
-                left.set()
-                # The engine goes back to the idle list only once its thread is done with it,
-                # even when this task is being cancelled (the server stopping).
-                cancelled = False
-                while not worker.done():
+                def produce() -> None:
                     try:
-                        await asyncio.shield(worker)
-                    except asyncio.CancelledError:
-                        cancelled = True
-                if cancelled:
-                    raise asyncio.CancelledError
+                        for chunk in engine.synthesize(request.text, settings):
+                            if left.is_set() or self._stopping.is_set():
+                                return
+                            put(chunk.samples.astype("<i2", copy=False).tobytes())  # a copy: the pool reuses it
+                        put(None)
+                    except _Left:
+                        pass
+                    except BaseException as exc:  # raised to the client's task, which reports it
+                        with contextlib.suppress(_Left):
+                            put(exc)
+                    finally:
+                        loop.call_soon_threadsafe(done.set_result, None)
+
+                # A thread per synthesis, not a pool: one that waits for a slow client holds its
+                # thread (and engine) but not a worker slot.
+                threading.Thread(target=produce, name="edgesay-synthesis", daemon=True).start()
+                try:
+                    while (item := await buffer.get()) is not None:
+                        if isinstance(item, BaseException):
+                            raise item
+                        if spoken.first_audio is None:
+                            spoken.first_audio = time.monotonic() - spoken.started
+                        spoken.samples += len(item) // 2
+                        yield item
+                finally:
+                    left.set()
+                    # The engine goes back to the idle list only once its thread is done with
+                    # it, even when this task is being cancelled (the server stopping).
+                    cancelled = False
+                    while not done.done():
+                        try:
+                            await asyncio.shield(done)
+                        except asyncio.CancelledError:
+                            cancelled = True
+                    if cancelled:
+                        raise asyncio.CancelledError
+        finally:
+            await slot.give()
 
     def shutdown(self) -> None:
-        """Stop every synthesis at its next window and let the worker threads end."""
+        """Stop every synthesis at its next window; their threads end with it."""
         self._stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)

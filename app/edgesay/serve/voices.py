@@ -95,8 +95,9 @@ class LoadedVoices:
 
     @asynccontextmanager
     async def engine(self, name: str | None) -> AsyncIterator[Engine]:
-        """An engine of voice `name` for one synthesis; the caller holds a worker slot, so at
-        most `workers` engines of a voice are ever lent out at once."""
+        """An engine of voice `name` for one synthesis. Callers hold a worker slot while they
+        compute, so about `workers` engines are in use; one waiting for a slow client keeps its
+        engine, and a new one is made for the next request. At most `workers` are kept idle."""
         info = self.catalog.info(name)
         voice = await self._voice(info.name)
         engine = voice.idle.pop() if voice.idle else None
@@ -115,7 +116,10 @@ class LoadedVoices:
         finally:
             voice.lent -= 1
             voice.used = time.monotonic()
-            voice.idle.append(engine)
+            if len(voice.idle) < self.workers:
+                voice.idle.append(engine)
+            else:  # made while slow clients held others: not kept beyond one per worker
+                voice.engines -= 1
 
     async def _voice(self, name: str) -> _Loaded:
         lock = self._loading.setdefault(name, asyncio.Lock())
