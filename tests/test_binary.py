@@ -265,3 +265,60 @@ def test_arm64_binary_files_flags_and_errors() -> None:
     result = in_root(root, "sh", "-c", script)
     assert result.stdout.decode().split("\n")[:4] == [f"{d} 130 0" for d in ("0.01", "0.3", "1", "4")], result
     assert ours(result.stderr) == ["edgesay: interrupted"] * 4
+
+
+@arm64
+def test_arm64_binary_serves_wyoming_and_http(tmp_path: Path) -> None:
+    """`edgesay serve` in a bare bullseye root under qemu, talked to from the host (a chroot
+    shares the network): a Wyoming synthesis, an HTTP one, and SIGTERM ends it with 0."""
+    import asyncio
+    import http.client
+    import io
+    import json
+    import socket
+
+    import soundfile as sf
+    from wyoming.client import AsyncTcpClient
+    from wyoming.tts import Synthesize
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    root = bare_root("bullseye")
+    wyoming, web = free_port(), free_port()
+    log = tmp_path / "serve.log"
+    process = subprocess.Popen(["bash", str(ROOT_SH), "run", str(root), "edgesay", "serve", "--uri",
+                                f"tcp://127.0.0.1:{wyoming}", "--http", f"127.0.0.1:{web}"],
+                               stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    try:
+        deadline = time.monotonic() + 600
+        while b"ready:" not in log.read_bytes():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+
+        async def speak() -> tuple[list[str], int]:
+            async with AsyncTcpClient("127.0.0.1", wyoming) as client:
+                await client.write_event(Synthesize(text="Hello from the device.").event())
+                types, size = [], 0
+                while not types or types[-1] not in ("audio-stop", "error"):
+                    event = await asyncio.wait_for(client.read_event(), 300)
+                    assert event is not None
+                    types.append(event.type)
+                    size += len(event.payload or b"")
+                return [t for t in types if t != "audio-chunk"], size
+
+        types, size = asyncio.run(speak())
+        assert types == ["audio-start", "audio-stop"] and size > 22050
+        connection = http.client.HTTPConnection("127.0.0.1", web, timeout=300)
+        connection.request("POST", "/synthesize", body=json.dumps({"text": "And over HTTP."}))
+        response = connection.getresponse()
+        audio, rate = sf.read(io.BytesIO(response.read()), dtype="int16")
+        assert response.status == 200 and rate == 22050 and audio.size > 11025
+    finally:
+        # The server itself: the child of root.sh's bash (chroot and env exec into it).
+        subprocess.run(["pkill", "-TERM", "-P", str(process.pid)], check=False)
+        code = process.wait(timeout=120)
+    assert code == 0, log.read_text(errors="replace")
+    assert "stopping" in log.read_text(errors="replace")
