@@ -16,7 +16,8 @@ from pathlib import Path
 from edgesay.errors import EdgesayError
 from edgesay.prepare.pipeline import prepare
 from edgesay.system import paths
-from edgesay.voice.bundle import pack
+from edgesay.voice import formats
+from edgesay.voice.bundle import Bundle, pack
 from edgesay.voice.files import SUFFIX, VoiceFiles
 
 BUILD = Path(__file__).resolve().parent / "build"
@@ -24,6 +25,14 @@ BUILD = Path(__file__).resolve().parent / "build"
 
 def say(message: str) -> None:
     print(f"models: {message}", file=sys.stderr, flush=True)
+
+
+def _current(bundle: Path) -> bool:
+    """Made by this edgesay's preparation (an older one lacks what a newer one adds, as the gain)."""
+    try:
+        return Bundle.read(bundle).meta.get("prepared") == formats.PREPARED
+    except EdgesayError:
+        return False
 
 
 def main() -> int:
@@ -37,7 +46,7 @@ def main() -> int:
         say(f"{model} or its config {config} does not exist")
         return 3
     out = BUILD / f"{model.name.removesuffix('.onnx')}{SUFFIX}" if args.voice else paths.EMBEDDED_BUNDLE
-    if args.keep and out.is_file():
+    if args.keep and out.is_file() and _current(out):
         say(f"{out} exists (--keep)")
         return 0
     started = time.monotonic()

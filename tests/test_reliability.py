@@ -111,7 +111,7 @@ def test_a_cancelled_synthesis_does_not_disturb_the_next_on_another_thread(balan
     """The TUI's case: Stop during a long text, Speak again at once from a new worker thread."""
     from edgesay.tui.runner import speak as session_speak
 
-    expected = speak(balanced, "Short and clear.", noise_scale=0.0, noise_w=0.0)
+    expected = speak(balanced, "Short and clear.", noise_scale=0.0, noise_w=0.0, normalize=True)
     lent = balanced.pool.stats().bytes_in_use  # what the engine keeps for itself (the compensator's state)
     stop = threading.Event()
     long_text = "A long paragraph that will be stopped part of the way through. " * 30

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-w", "--noise-w-scale", type=non_negative, help="phoneme width noise (voice default)")
     p.add_argument("--sentence-silence", type=non_negative, default=0.0, help="seconds of silence after sentences")
     p.add_argument("--volume", type=non_negative, default=1.0, help="volume multiplier (default 1.0)")
+    p.add_argument("--no-normalize", action="store_true",
+                   help="the voice's own level: no loudness gain, no limiter (default: as loud as Piper)")
     p.add_argument("--json-input", action="store_true",
                    help="stdin lines are JSON: {text, speaker_id or speaker, output_file}")
     p.add_argument("--list-voices", action="store_true", help="list the voices edgesay can find, then exit")
@@ -146,7 +148,7 @@ def _settings(args: argparse.Namespace, engine: "Engine", speaker: int | str | N
     return SynthesisSettings(
         speaker_id=int(speaker) if speaker is not None else None,
         length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-        sentence_silence=args.sentence_silence, volume=args.volume)
+        sentence_silence=args.sentence_silence, volume=args.volume, normalize=not args.no_normalize)
 
 
 def field_test(args: argparse.Namespace) -> int:
@@ -155,7 +157,8 @@ def field_test(args: argparse.Namespace) -> int:
 
     stops.stop_cleanly()
     settings = SynthesisSettings(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-                                 sentence_silence=args.sentence_silence, volume=args.volume)
+                                 sentence_silence=args.sentence_silence, volume=args.volume,
+                                 normalize=not args.no_normalize)
     return run(Choices(args.voice, args.quality, args.threads), settings)
 
 

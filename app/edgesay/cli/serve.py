@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-w-scale", "--noise-w", dest="noise_w", type=non_negative,
                    help="phoneme width noise (voice default)")
     p.add_argument("--sentence-silence", type=non_negative, default=0.0, help="seconds of silence after sentences")
+    p.add_argument("--volume", type=non_negative, default=1.0, help="volume multiplier (default 1.0)")
+    p.add_argument("--no-normalize", action="store_true",
+                   help="the voice's own level: no loudness gain, no limiter (default: as loud as Piper)")
     p.add_argument("--samples-per-chunk", type=positive(int), default=1024,
                    help="samples per Wyoming audio-chunk at most (default 1024)")
     p.add_argument("--zeroconf", nargs="?", const="edgesay", metavar="NAME",
@@ -93,7 +96,8 @@ def command(argv: list[str], err: TextIO) -> int:
         uri=args.uri or (None if args.http else DEFAULT_URI), http=args.http, voice=args.voice,
         quality=args.quality, threads=threads, workers=workers, max_voices=args.max_voices,
         samples_per_chunk=args.samples_per_chunk, zeroconf=args.zeroconf, idle_timeout=args.idle_timeout,
-        defaults=Defaults(args.speaker, args.length_scale, args.noise_scale, args.noise_w, args.sentence_silence))
+        defaults=Defaults(args.speaker, args.length_scale, args.noise_scale, args.noise_w, args.sentence_silence,
+                          args.volume, not args.no_normalize))
     if options.zeroconf is not None and not (options.uri or "").startswith("tcp://"):
         print("edgesay: --zeroconf announces a tcp:// Wyoming server; give --uri tcp://...", file=sys.stderr)
         return 2

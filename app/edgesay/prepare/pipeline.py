@@ -15,11 +15,12 @@ import numpy as np
 import onnx
 
 from ..dsp.compensation import Compensation
+from ..dsp.loudness import voice_gain
 from ..runtime.streaming import SID, Y_MASK, Z_P, Z
 from ..runtime.windows import decoder_sizes, flow_sizes
 from ..system import paths
 from ..system.threads import default_threads
-from ..voice import levels
+from ..voice import formats, levels
 from ..voice.bundle import BundleSpec, Level, compensation_part
 from ..voice.config import VoiceConfig
 from ..voice.graphs import SplitVoice
@@ -70,12 +71,13 @@ def quantize_decoder(decoder: bytes, latents: Latents, frames: int, precisions: 
 
 
 def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes],
-                compensations: dict[str, Compensation], notes: dict) -> BundleSpec:
+                compensations: dict[str, Compensation], notes: dict, gain: float = 1.0) -> BundleSpec:
     all_parts = dict(parts)
     for name, compensation in compensations.items():
         all_parts[compensation_part_name(name)] = compensation_part(compensation)
     table = {level.name: Level(*level.parts) for level in levels.LEVELS}
-    return BundleSpec(config, split.meta(), all_parts, table, levels.DEFAULT, notes)
+    meta = {**split.meta(), "gain": gain, "prepared": formats.PREPARED}
+    return BundleSpec(config, meta, all_parts, table, levels.DEFAULT, notes)
 
 
 def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
@@ -98,7 +100,7 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
         progress("quantizing the decoder")
         decoders |= quantize_decoder(fp32["decoder"], latents, decoder_sizes(split.decoder_pad).size, wanted)
     progress("calibrating the Mel gain compensation")
-    reference = decode_all(fp32["decoder"], latents)
+    reference = decode_all(fp32["decoder"], latents)  # FP32 speech of every calibration sentence
     compensations = {level.name: calibrate_compensation(reference, decoders[level.decoder], latents,
                                                         config.sample_rate)
                      for level in levels.LEVELS if level.compensated}
@@ -107,4 +109,4 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
     parts |= {graph_part("flow", precision): optimize(graph) for precision, graph in flows.items()}
     parts |= {graph_part("decoder", precision): optimize(graph) for precision, graph in decoders.items()}
     raw_config = json.loads(config_path.read_text(encoding="utf-8"))
-    return bundle_spec(split, raw_config, parts, compensations, {"source": model.name})
+    return bundle_spec(split, raw_config, parts, compensations, {"source": model.name}, voice_gain(reference))

@@ -14,6 +14,7 @@ from collections.abc import Generator, Iterator
 import numpy as np
 
 from ..dsp.compensation import Compensator
+from ..dsp.loudness import Limiter
 from ..dsp.mel import N_FFT
 from ..system import paths
 from ..system.pool import BufferPool
@@ -49,6 +50,8 @@ class Engine:
         self.frontend = self.config.frontend(self.espeak)
         self._decoder_sizes = decoder_sizes(self.split.decoder_pad)
         self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.decoder_pad)
+        self.gain = level.gain  # the voice's loudness gain, measured when it was prepared
+        self.limiter = Limiter(self.config.sample_rate, self.pool)
         self.compensator = None
         if level.compensation is not None and compensate:
             # A window keeps at most all its frames (the last one, aligned to the end).
@@ -102,7 +105,7 @@ class Engine:
                 first, last = (window.keep_start - window.start) * hop, (window.keep_stop - window.start) * hop
                 kept = samples.reshape(-1)[first:last]
                 try:
-                    pcm = self._finish_audio(kept, settings.volume, n == len(windows) - 1, timings)
+                    pcm = self._finish_audio(kept, settings, n == len(windows) - 1, timings)
                 finally:
                     self.pool.give(samples)
                 timings.windows.append(time.perf_counter() - t0)
@@ -114,18 +117,21 @@ class Engine:
                     self.pool.give(pcm)
         finally:
             self.pool.give(z)
+            self.limiter.reset()  # each sentence starts at full gain, as if it were alone
             if self.compensator is not None:
                 self.compensator.reset()  # a sentence cut short leaves no tail for the next
 
-    def _finish_audio(self, samples: np.ndarray, volume: float, last: bool, timings: SentenceTimings) -> np.ndarray:
-        """Compensated (INT8 levels) and converted to a pooled int16 array."""
+    def _finish_audio(self, samples: np.ndarray, settings: SynthesisSettings, last: bool,
+                      timings: SentenceTimings) -> np.ndarray:
+        """Compensated (INT8 levels), made as loud as Piper makes it (unless settings.normalize
+        is off) and converted to a pooled int16 array."""
         if self.compensator is None:
-            return to_pcm16(samples, volume, self.pool)
+            return self._to_pcm(samples, settings)
         t0 = time.perf_counter()
         head = self.compensator.process(samples)
         timings.compensation += time.perf_counter() - t0
         if not last:
-            return to_pcm16(head, volume, self.pool)
+            return self._to_pcm(head, settings)
         with self.pool.lend((len(samples) + N_FFT,)) as joined:
             count = len(head)
             joined[:count] = head
@@ -133,7 +139,15 @@ class Engine:
             tail = self.compensator.finish()
             timings.compensation += time.perf_counter() - t0
             joined[count:count + len(tail)] = tail
-            return to_pcm16(joined[:count + len(tail)], volume, self.pool)
+            return self._to_pcm(joined[:count + len(tail)], settings)
+
+    def _to_pcm(self, samples: np.ndarray, settings: SynthesisSettings) -> np.ndarray:
+        if not settings.normalize:
+            return to_pcm16(samples, settings.volume, self.pool)
+        with self.pool.lend((samples.size,), np.float32) as loud:
+            np.multiply(samples.reshape(-1), np.float32(self.gain * settings.volume), out=loud)
+            self.limiter.process(loud)
+            return to_pcm16(loud, 1.0, self.pool)
 
     def reserve(self) -> None:
         """Run the flow and the decoder once on their largest fixed window, so onnxruntime

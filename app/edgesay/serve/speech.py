@@ -49,6 +49,8 @@ class Defaults:
     noise_scale: float | None = None
     noise_w: float | None = None
     sentence_silence: float = 0.0
+    volume: float = 1.0
+    normalize: bool = True
 
 
 @dataclass
@@ -123,7 +125,8 @@ class Speaker:
             length_scale=d.length_scale if request.length_scale is None else request.length_scale,
             noise_scale=d.noise_scale if request.noise_scale is None else request.noise_scale,
             noise_w=d.noise_w if request.noise_w is None else request.noise_w,
-            sentence_silence=d.sentence_silence if request.sentence_silence is None else request.sentence_silence)
+            sentence_silence=d.sentence_silence if request.sentence_silence is None else request.sentence_silence,
+            volume=d.volume, normalize=d.normalize)
 
     async def stream(self, request: SpeechRequest, spoken: Spoken) -> AsyncGenerator[bytes, None]:
         """16-bit mono PCM for `request`, piece by piece as the engine decodes it. Leaving the

@@ -79,6 +79,7 @@ class VoiceLevel:
     compensation: Compensation | None
     quality: str
     digest: str = ""  # names the level's content (sha256 over its parts' sha256s); "" if unknown
+    gain: float = 1.0  # loudness: brings the voice's typical sentence peak to full scale, as Piper
 
 
 def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
@@ -311,4 +312,15 @@ class Bundle:
             raise VoiceError(f"voice bundle {self.origin} has a broken level {name}: {exc!r}") from exc
         used = [level.latent, level.flow, level.decoder, level.compensation]
         digest = hashlib.sha256(" ".join(self._entries[part]["sha256"] for part in used if part).encode())
-        return VoiceLevel(self.config, split, compensation, name, digest.hexdigest()[:16])
+        return VoiceLevel(self.config, split, compensation, name, digest.hexdigest()[:16], self.gain)
+
+    @property
+    def gain(self) -> float:
+        """The voice's loudness gain (dsp.loudness.voice_gain), 1.0 in bundles made before it."""
+        try:
+            gain = float(self.meta.get("gain", 1.0))
+        except (TypeError, ValueError):
+            raise VoiceError(f"voice bundle {self.origin} has a broken gain") from None
+        if not 0.01 <= gain <= 100:
+            raise VoiceError(f"voice bundle {self.origin} has a gain of {gain}, out of range")
+        return gain

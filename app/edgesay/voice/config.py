@@ -83,6 +83,9 @@ class SynthesisSettings:
     noise_w: float | None = None  # phoneme width noise
     sentence_silence: float = 0.0  # seconds of silence after each sentence
     volume: float = 1.0  # linear gain before conversion to 16-bit
+    # As loud as Piper (its per-sentence peak normalization, as one gain per voice and a limiter);
+    # off: the model's own level, as `--no-normalize` in Piper.
+    normalize: bool = True
 
     def scales(self, voice: VoiceConfig) -> tuple[float, float, float]:
         """(noise_scale, length_scale, noise_w), with the voice's defaults filled in."""

@@ -16,7 +16,8 @@ SPLIT = 2
 # Bundles prepared from Piper voices and cached, prepare/pipeline.py: bump when preparation makes
 # different bundles, so caches are rebuilt. 3: graphs with named cut tensors. 4: the quantized
 # decoders' upsamplers in polyphase form. 5: activation histograms collected in strides.
-PREPARED = 5
+# 6: the voice's loudness gain in the bundle's meta (with this number, as "prepared").
+PREPARED = 6
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ
