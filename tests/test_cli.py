@@ -96,6 +96,7 @@ def test_version_help_and_list_voices() -> None:
         assert flag in helptext
     voices = run_cli("--list-voices").stdout.decode()
     assert "en_US-joe-medium (default)" in voices and "22050 Hz" in voices
+    assert "en_US" in voices and "medium" in voices  # language and Piper quality
 
 
 def test_it_writes_its_output_and_its_cache_and_nothing_else(tmp_path: Path) -> None:

@@ -210,7 +210,8 @@ def list_voices(out: TextIO) -> int:
 
     for v in find():
         name = f"{v.name} (default)" if v.default else v.name
-        out.write(f"{name:40} {v.sample_rate:>6} Hz  {v.speakers:>3} speaker(s)  {v.language:8} {v.path}\n")
+        speakers = ", ".join(v.speaker_names) if v.speaker_names else f"{v.speakers} speaker(s)"
+        out.write(f"{name:40} {v.language_code:6} {v.quality:7} {v.sample_rate:>6} Hz  {speakers:14} {v.path}\n")
     return 0
 
 
