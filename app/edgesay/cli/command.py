@@ -140,13 +140,8 @@ def check_output_early(args: argparse.Namespace) -> None:
 
 
 def _settings(args: argparse.Namespace, engine: "Engine", speaker: int | str | None) -> SynthesisSettings:
-    config = engine.config
-    if isinstance(speaker, str) and not speaker.isdigit():
-        if speaker not in config.speaker_id_map:
-            raise InputError(f"voice has no speaker named {speaker!r}")
-        speaker = config.speaker_id_map[speaker]
     return SynthesisSettings(
-        speaker_id=int(speaker) if speaker is not None else None,
+        speaker_id=engine.config.speaker_id(speaker),
         length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
         sentence_silence=args.sentence_silence, volume=args.volume, normalize=not args.no_normalize)
 

@@ -74,7 +74,7 @@ def _info(model: Path, name: str, default: bool = False) -> VoiceInfo | None:
 
 def _bundle_info(path: Path, name: str, default: bool = False) -> VoiceInfo | None:
     try:
-        return _from_config(json.loads(Bundle.read(path).part("config.json")), name, path, default)
+        return _from_config(Bundle.read(path).raw_config, name, path, default)
     except (VoiceError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

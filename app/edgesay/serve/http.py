@@ -108,7 +108,6 @@ class Http:
                 raise InputError(f"the body is not JSON: {exc}") from None
             wanted = parse_request(data)
             chars = len(wanted.text)
-            self.speaker.check(wanted)
             async with aclosing(self.speaker.stream(wanted, spoken)) as pcm:
                 first = await anext(pcm, None)  # errors of the request come before any header is sent
                 if first is None:

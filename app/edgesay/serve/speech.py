@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from ..errors import InputError
-from ..voice.config import SynthesisSettings
+from ..voice.config import SynthesisSettings, VoiceConfig
 from .voices import LOG, LoadedVoices
 
 # Decoder windows of audio a client may fall behind by before its synthesis waits for it and
@@ -107,26 +107,20 @@ class Speaker:
                              "per request")
         self.voices.catalog.info(request.voice)
 
-    def settings(self, request: SpeechRequest, speakers: dict[str, int], count: int) -> SynthesisSettings:
-        speaker = request.speaker if request.speaker not in (None, "") else self.defaults.speaker
-        if isinstance(speaker, str):
-            if speaker in speakers:
-                speaker = speakers[speaker]
-            elif speaker.isdigit():
-                speaker = int(speaker)
-            else:
-                raise InputError(f"the voice has no speaker named {speaker!r}"
-                                 + (f" (it has {', '.join(speakers)})" if speakers else " (it has one speaker)"))
-        if speaker is not None and count > 1 and not 0 <= speaker < count:
-            raise InputError(f"speaker {speaker} is out of range: the voice has {count} speakers")
+    def settings(self, request: SpeechRequest, config: VoiceConfig) -> SynthesisSettings:
+        """The request's settings over the server's, checked against the voice: a bad speaker or
+        scale is an error before any audio."""
         d = self.defaults
-        return SynthesisSettings(
-            speaker_id=speaker if count > 1 else None,
+        settings = SynthesisSettings(
+            speaker_id=config.speaker_id(request.speaker if request.speaker not in (None, "") else d.speaker),
             length_scale=d.length_scale if request.length_scale is None else request.length_scale,
             noise_scale=d.noise_scale if request.noise_scale is None else request.noise_scale,
             noise_w=d.noise_w if request.noise_w is None else request.noise_w,
             sentence_silence=d.sentence_silence if request.sentence_silence is None else request.sentence_silence,
             volume=d.volume, normalize=d.normalize)
+        settings.scales(config)
+        settings.speaker(config)
+        return settings
 
     async def stream(self, request: SpeechRequest, spoken: Spoken) -> AsyncGenerator[bytes, None]:
         """16-bit mono PCM for `request`, piece by piece as the engine decodes it. Leaving the
@@ -140,8 +134,7 @@ class Speaker:
         try:
             async with self.voices.engine(request.voice) as engine:
                 config = engine.config
-                settings = self.settings(request, dict(config.speaker_id_map), config.num_speakers)
-                settings.scales(config)  # out-of-range scales: an error before any audio
+                settings = self.settings(request, config)
                 spoken.voice = self.voices.catalog.info(request.voice).name
                 spoken.sample_rate = config.sample_rate
                 done: asyncio.Future[None] = loop.create_future()

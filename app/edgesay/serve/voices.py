@@ -71,9 +71,6 @@ class _Loaded:
     level: VoiceLevel
     sessions: VoiceSessions
     idle: list[Engine] = field(default_factory=list)
-    engines: int = 0  # made so far (idle or lent out)
-    lent: int = 0
-    used: float = 0.0
 
 
 class LoadedVoices:
@@ -100,26 +97,14 @@ class LoadedVoices:
         engine, and a new one is made for the next request. At most `workers` are kept idle."""
         info = self.catalog.info(name)
         voice = await self._voice(info.name)
-        engine = voice.idle.pop() if voice.idle else None
-        if engine is None:
-            voice.engines += 1
-            try:
-                # A new engine over the shared sessions: no graph loading; its largest windows run
-                # once, so its buffers and onnxruntime's working set are held from the start.
-                engine = await asyncio.to_thread(self._engine, voice)
-            except BaseException:
-                voice.engines -= 1
-                raise
-        voice.lent += 1
+        # A new engine is made over the shared sessions when none is idle: no graph loading.
+        engine = voice.idle.pop() if voice.idle else await asyncio.to_thread(self._engine, voice)
         try:
             yield engine
         finally:
-            voice.lent -= 1
-            voice.used = time.monotonic()
+            # Made while slow clients held others: not kept beyond one per worker.
             if len(voice.idle) < self.workers:
                 voice.idle.append(engine)
-            else:  # made while slow clients held others: not kept beyond one per worker
-                voice.engines -= 1
 
     async def _voice(self, name: str) -> _Loaded:
         lock = self._loading.setdefault(name, asyncio.Lock())
@@ -133,10 +118,11 @@ class LoadedVoices:
                 LOG.info("loaded voice %s (%s) in %.1f s", name, voice.level.quality, time.monotonic() - started)
                 self._loaded[name] = voice
             self._loaded.move_to_end(name)
-            voice.used = time.monotonic()
             return voice
 
     def _engine(self, voice: _Loaded) -> Engine:
+        # Its largest windows run once, so its buffers and onnxruntime's working set are held
+        # from the start.
         engine = Engine(voice.level, voice.sessions, self.threads)
         engine.reserve()
         return engine

@@ -236,7 +236,11 @@ class Bundle:
         if self._body + last > len(data):
             raise VoiceError(f"voice bundle {origin} is truncated ({len(data)} bytes, "
                              f"its manifest needs {self._body + last})")
-        self.config = VoiceConfig.from_dict(json.loads(self.part("config.json")), origin)
+        try:
+            self.raw_config: dict[str, Any] = json.loads(self.part("config.json"))  # the .onnx.json
+        except ValueError as exc:
+            raise VoiceError(f"voice bundle {origin} has a config that is not JSON: {exc}") from exc
+        self.config = VoiceConfig.from_dict(self.raw_config, origin)
 
     @classmethod
     def read(cls, path: Path, origin: str | None = None) -> "Bundle":

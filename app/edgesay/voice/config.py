@@ -56,6 +56,15 @@ class VoiceConfig:
             raise VoiceError(f"voice config {name}: num_speakers must be at least 1")
         return config
 
+    def speaker_id(self, speaker: str | int | None) -> int | None:
+        """A speaker given by name or id (as text from a flag or a request) as its id."""
+        if isinstance(speaker, str) and not speaker.isdigit():
+            if speaker not in self.speaker_id_map:
+                names = ", ".join(self.speaker_id_map) or "none: it has one speaker"
+                raise InputError(f"the voice has no speaker named {speaker!r} (it has {names})")
+            return self.speaker_id_map[speaker]
+        return int(speaker) if speaker is not None else None
+
     def frontend(self, espeak: Espeak) -> Frontend:
         """Text to this voice's phoneme ids."""
         return Frontend(espeak, self.espeak_voice, self.phoneme_id_map, self.vowel_clusters)
