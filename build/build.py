@@ -30,14 +30,14 @@ sys.path.insert(0, str(REPO / "app"))
 sys.path.insert(0, str(REPO / "build"))
 
 from edgesay import __version__  # noqa: E402
-from edgesay.system.paths import DATA, EMBEDDED_BUNDLE  # noqa: E402
+from edgesay.system.paths import DATA, EMBEDDED_BUNDLE, ESPEAK_LIBRARY, espeak_library  # noqa: E402
 from edgesay.voice import formats, levels  # noqa: E402
 from edgesay.voice.bundle import Bundle, subset  # noqa: E402
 from elf_floor import glibc_floor  # noqa: E402
 from onefile_fastpath import patched_nuitka  # noqa: E402
 
 # Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
-PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "espeakng-loader", "textual",
+PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "piper-tts", "textual",
           "wyoming", "aiohttp", "zeroconf")
 
 
@@ -55,8 +55,7 @@ def build_id(voice: Path) -> str:
     for path in sorted((REPO / "app" / "edgesay").rglob("*")):  # the embedded voice is hashed below
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".edgesay":
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    for path in (REPO / "build" / "options.toml", REPO / "build" / "nuitka-package.config.yml",
-                 REPO / "build" / "onefile_fastpath.py", voice):
+    for path in (REPO / "build" / "options.toml", REPO / "build" / "onefile_fastpath.py", voice, espeak_library()):
         digest.update(path.read_bytes())
     for name in PINNED:
         digest.update(f"{name}=={_version(name)}".encode())
@@ -118,7 +117,9 @@ def main() -> int:
     ident = build_id(voice)
     # Package data goes where edgesay.system.paths looks for it, relative to the package.
     embedded_at = EMBEDDED_BUNDLE.relative_to(DATA.parent.parent)
-    fill = {"OUT": str(out), "VOICE": f"{voice}={embedded_at}", "BUILD_ID": ident}
+    library = ESPEAK_LIBRARY.relative_to(DATA.parent.parent)
+    fill = {"OUT": str(out), "VOICE": f"{voice}={embedded_at}", "BUILD_ID": ident,
+            "ESPEAK_LIBRARY": f"{espeak_library()}={library}"}
     work = out / "nuitka"
     command = [sys.executable, "-m", "nuitka", *nuitka_arguments(options, fill),
                f"--output-dir={work}", f"--jobs={args.jobs}", f"--lto={args.lto}",

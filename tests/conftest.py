@@ -2,7 +2,9 @@
 graphs and its prepared bundle go to a cache folder of the session's own, so tests never
 touch ~/.cache."""
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +90,12 @@ def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 120, **kw):
 
     return subprocess.run([*CLI, *args], input=stdin, capture_output=True,
                           timeout=timeout, **kw)
+
+
+def piper_ids(texts: list[str], espeak_voice: str | None = None) -> list[list[list[int]]]:
+    """Phoneme ids from piper-tts 1.8.0 (tests/piper_reference.py, in its own process): per
+    text, per sentence Piper finds."""
+    script = Path(__file__).with_name("piper_reference.py")
+    out = subprocess.run([sys.executable, str(script), *([espeak_voice] if espeak_voice else [])],
+                         input=json.dumps(texts), capture_output=True, text=True, check=True, timeout=300)
+    return json.loads(out.stdout)

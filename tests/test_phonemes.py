@@ -1,12 +1,10 @@
 """espeak-ng phonemes (exact strings) and phoneme-id parity with piper-tts 1.8.0."""
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import piper_ids
 from edgesay.text.frontend import text_to_sentences
 from edgesay.text.sentences import Clause
 
@@ -23,17 +21,10 @@ def test_clause_phonemes(engine, text: str, terminator: str, phonemes: str) -> N
 
 
 def test_unknown_espeak_voice_is_a_clear_error(engine) -> None:  # type: ignore[no-untyped-def]
-    from edgesay.errors import PhonemizerError
+    from edgesay.errors import VoiceError
 
-    with pytest.raises(PhonemizerError, match="no voice named 'xx-nowhere'"):
+    with pytest.raises(VoiceError, match="no voice or language named 'xx-nowhere'"):
         engine.espeak.clause_phonemes("xx-nowhere", Clause("hi", ""))
-
-
-def piper_ids(texts: list[str]) -> list[list[list[int]]]:
-    script = Path(__file__).with_name("piper_reference.py")
-    out = subprocess.run([sys.executable, str(script)], input=json.dumps(texts), capture_output=True, text=True,
-                         check=True, timeout=300)
-    return json.loads(out.stdout)
 
 
 def test_ids_equal_piper_on_the_shared_sentences(engine, eval_sentences: list[str]) -> None:  # type: ignore[no-untyped-def]

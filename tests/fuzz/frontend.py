@@ -14,13 +14,12 @@ import atheris
 with atheris.instrument_imports():
     from edgesay import InputError
     from edgesay.loading import store
-    from edgesay.system import paths
     from edgesay.text.espeak import Espeak
     from edgesay.text.frontend import text_to_sentences
 
 CONFIG = store.load_level(None, "balanced").config
 KNOWN = {i for ids in CONFIG.phoneme_id_map.values() for i in ids}
-FRONTEND = CONFIG.frontend(Espeak(paths.espeak_library(), paths.espeak_data()))
+FRONTEND = CONFIG.frontend(Espeak.installed())
 
 
 def one_input(data: bytes) -> None:

@@ -17,7 +17,7 @@ from ..runtime.streaming import SID, Latent, Streamer, Z
 from ..system import paths
 from ..system.pool import BufferPool
 from ..text.espeak import Espeak
-from ..text.frontend import EMPTY_IDS, text_to_sentences
+from ..text.frontend import EMPTY_IDS
 from ..voice.config import SynthesisSettings, VoiceConfig
 from ..voice.graphs import Graph, SplitVoice, StoredGraph
 
@@ -40,13 +40,13 @@ def calibration_latents(split: SplitVoice, config: VoiceConfig, threads: int, te
     latent = Latent(open_session(_plain(split.latent), options, "the voice's latent graph"))
     streamer = Streamer(split, open_session(_plain(split.flow), options, "the voice's flow graph"),
                         open_session(_plain(split.decoder), options, "the voice's decoder graph"), BufferPool())
-    frontend = config.frontend(Espeak(paths.espeak_library(), paths.espeak_data()))
-    text = text if text is not None else paths.CALIBRATION_TEXT.read_text(encoding="utf-8")
+    frontend = config.frontend(Espeak.installed())
+    text = text if text is not None else paths.calibration_text(config.espeak_voice).read_text(encoding="utf-8")
     scales = SynthesisSettings().scales(config)
     z_ps: list[np.ndarray] = []
     zs: list[np.ndarray] = []
     for line in text.splitlines():
-        for sentence in text_to_sentences(line) if line.strip() else []:
+        for sentence in frontend.sentences(line) if line.strip() else []:
             ids = frontend.sentence_ids(sentence)
             if len(ids) <= EMPTY_IDS:
                 continue

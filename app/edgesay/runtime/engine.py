@@ -16,10 +16,9 @@ import numpy as np
 from ..dsp.compensation import Compensator
 from ..dsp.loudness import Limiter
 from ..dsp.mel import N_FFT
-from ..system import paths
 from ..system.pool import BufferPool
 from ..text.espeak import Espeak
-from ..text.frontend import EMPTY_IDS, text_to_sentences
+from ..text.frontend import EMPTY_IDS, ESPEAK
 from ..text.sentences import Sentence
 from ..voice.bundle import VoiceLevel
 from ..voice.config import SynthesisSettings
@@ -46,7 +45,9 @@ class Engine:
         self.pool = BufferPool()
         self.latent = Latent(sessions.latent)
         self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool)
-        self.espeak = Espeak(paths.espeak_library(), paths.espeak_data())
+        self.espeak = Espeak.installed()
+        if self.config.phoneme_type == ESPEAK:
+            self.espeak.check_voice(self.config.espeak_voice)  # a language espeak-ng lacks: refused now
         self.frontend = self.config.frontend(self.espeak)
         self._decoder_sizes = decoder_sizes(self.split.decoder_pad)
         self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.decoder_pad)
@@ -66,7 +67,7 @@ class Engine:
         started = time.perf_counter()
         scales = settings.scales(self.config)
         speaker = settings.speaker(self.config)
-        sentences = text_to_sentences(text)
+        sentences = self.frontend.sentences(text)
         text_time = time.perf_counter() - started
         for index, sentence in enumerate(sentences):
             timings = SentenceTimings(text=text_time)

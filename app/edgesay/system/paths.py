@@ -6,6 +6,7 @@ up relative to the package works in both worlds. User caches go under XDG_CACHE_
 EDGESAY_CACHE_DIR overrides that (tests use it to stay out of the user's home).
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -15,24 +16,47 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_VOICE = "en_US-joe-medium"
 BUNDLE_SUFFIX = ".edgesay"
 EMBEDDED_BUNDLE = DATA / "voices" / f"{DEFAULT_VOICE}{BUNDLE_SUFFIX}"
-CALIBRATION_TEXT = DATA / "calibration.txt"
+CALIBRATION = DATA / "calibration"  # <language>.txt: sentences a voice is calibrated on
+ESPEAK_LIBRARY = DATA / "espeak-ng-library" / "libespeak-ng.so"  # inside the binary
 
 
 def espeak_library() -> Path:
+    """Piper's own build of espeak-ng: the `espeakbridge` module of the piper-tts wheel, which
+    links espeak-ng statically and exports its C API, so it loads as a plain shared library.
+    Its phonemes are those Piper voices were trained on (upstream's differ: German, Italian,
+    Dutch and Russian /r/, the glide `ʲ`). The binary carries it as package data."""
     override = os.environ.get("EDGESAY_ESPEAK_LIBRARY")
     if override:
         return Path(override)
-    import espeakng_loader
-
-    return Path(espeakng_loader.get_library_path())
+    if ESPEAK_LIBRARY.is_file():
+        return ESPEAK_LIBRARY
+    spec = importlib.util.find_spec("piper")  # located, not imported
+    if spec is None or spec.origin is None:
+        return ESPEAK_LIBRARY  # missing: the loader names it in its error
+    return Path(spec.origin).parent / "espeakbridge.so"
 
 
 def espeak_data() -> Path:
-    """English espeak-ng data from Piper's fork, trimmed (see data/espeak-ng-data/README.md)."""
+    """espeak-ng data from Piper's fork: English, uncompressed (data/espeak-ng-data/README.md);
+    EDGESAY_ESPEAK_DATA names a full data directory to use for every language instead."""
     override = os.environ.get("EDGESAY_ESPEAK_DATA")
     if override:
         return Path(override)
     return DATA / "espeak-ng-data"
+
+
+def espeak_languages() -> Path | None:
+    """Every other language's espeak-ng data, zstd-compressed; None when EDGESAY_ESPEAK_DATA
+    names a full directory."""
+    return None if os.environ.get("EDGESAY_ESPEAK_DATA") else DATA / "espeak-ng-languages"
+
+
+def calibration_text(espeak_voice: str) -> Path:
+    """The calibration sentences in a voice's language (by the espeak-ng voice's language,
+    "pt-br" -> pt.txt); English for a language that has no set of its own yet (espeak-ng still
+    reads it with the voice's own phonemes, so the ranges are that voice's)."""
+    own = CALIBRATION / f"{espeak_voice.lower().split('-')[0].split('+')[0]}.txt"
+    return own if own.is_file() else CALIBRATION / "en.txt"
 
 
 def default_voice() -> tuple[Path, Path]:

@@ -1,5 +1,7 @@
 """English text normalization: the cases espeak-ng (and so Piper) reads wrongly.
 
+Only English voices get these rules (text/frontend.py); other languages get `clean_only`.
+
 Each rule is a regular expression and a function that says the match in words. Rules run
 in the order of RULES; later rules see the output of earlier ones. What no rule touches
 (plain numbers, decimals) is left to espeak-ng, which reads those well.
@@ -180,8 +182,20 @@ def clean(text: str) -> str:
     """Unify quotes and dashes and drop characters that carry no speech."""
     text = unicodedata.normalize("NFC", text).translate(_PUNCT_MAP)
     text = re.sub(r"\s*[\u2013\u2014]\s*", ", ", text)  # a dash is a pause, as a comma is
-    kept = (" " if unicodedata.category(c) in _SILENT_CATEGORIES and c not in "\n\t" else c for c in text)
+    return clean_only(text)
+
+
+def clean_only(text: str) -> str:
+    """Drop characters that carry no speech (emoji, controls, unassigned), and nothing else:
+    all a voice in another language than English gets, so espeak-ng reads it as in Piper.
+    Symbols espeak-ng says in words (° © ™ §) stay; arrows, dingbats and emoji do not."""
+    kept = (" " if _silent(c) and c not in "\n\t" else c for c in text)
     return "".join(kept)
+
+
+def _silent(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category in _SILENT_CATEGORIES and (category != "So" or ord(char) >= 0x2190)
 
 
 def normalize(text: str) -> str:

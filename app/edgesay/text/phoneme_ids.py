@@ -6,6 +6,12 @@ from collections.abc import Mapping, Sequence
 BOS, EOS, PAD = "^", "$", "_"
 
 
+def with_punctuation(phonemes: str, terminator: str) -> str:
+    """A clause's phonemes with Piper's punctuation: its mark kept, and a space after a clause
+    mark (`, : ;`), which does not end the sentence."""
+    return phonemes + terminator + (" " if terminator in (",", ":", ";") else "")
+
+
 def split_phonemes(phonemes: str, clusters: frozenset[tuple[str, ...]] = frozenset()) -> list[str]:
     """One phoneme per code point after NFD (so accents become their own phonemes),
     with the voice's known vowel clusters merged back, longest first."""

@@ -22,6 +22,9 @@ _CLAUSE = re.compile(r"(.*?)([,;:](?=\s)|[.?!]+[\"')\]]*\s*$|$)", re.S)
 class Clause:
     text: str  # words, without the terminator
     terminator: str  # one of ". ? ! , ; :" or "" when the text just stops
+    # Set when espeak-ng split the text itself (a voice in another language than English):
+    # its phonemes, with Piper's punctuation. None: espeak-ng reads `text` when it is spoken.
+    phonemes: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import InputError, VoiceError
 from ..text.espeak import Espeak
-from ..text.frontend import Frontend
+from ..text.frontend import ESPEAK, PHONEME_TYPES, Frontend
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class VoiceConfig:
     hop_length: int = 256  # audio samples per latent frame
     name: str = ""
     vowel_clusters: frozenset[tuple[str, ...]] = field(default_factory=frozenset)
+    phoneme_type: str = ESPEAK  # ESPEAK or TEXT (Piper's other types need their own phonemizers)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], name: str = "") -> "VoiceConfig":
@@ -44,11 +45,13 @@ class VoiceConfig:
                 hop_length=int(raw.get("hop_length", 256)),
                 name=name,
                 vowel_clusters=frozenset(tuple(c) for c in raw.get("vowel_clusters", [])),
+                phoneme_type=str(raw.get("phoneme_type", ESPEAK)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise VoiceError(f"voice config {name or '?'} is missing or has a bad field: {exc}") from exc
-        if raw.get("phoneme_type", "espeak") != "espeak":
-            raise VoiceError(f"voice config {name}: phoneme_type {raw.get('phoneme_type')!r} is not supported")
+        if config.phoneme_type not in PHONEME_TYPES:
+            raise VoiceError(f"voice config {name}: phoneme_type {config.phoneme_type!r} needs a phonemizer edgesay "
+                             f"does not have (it reads {' and '.join(PHONEME_TYPES)} voices)")
         for key in ("^", "$", "_"):
             if key not in config.phoneme_id_map:
                 raise VoiceError(f"voice config {name}: phoneme_id_map has no {key!r}")
@@ -67,7 +70,7 @@ class VoiceConfig:
 
     def frontend(self, espeak: Espeak) -> Frontend:
         """Text to this voice's phoneme ids."""
-        return Frontend(espeak, self.espeak_voice, self.phoneme_id_map, self.vowel_clusters)
+        return Frontend(espeak, self.espeak_voice, self.phoneme_id_map, self.vowel_clusters, self.phoneme_type)
 
     @classmethod
     def from_file(cls, path: Path) -> "VoiceConfig":
