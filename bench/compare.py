@@ -105,7 +105,6 @@ def sherpa_voice(scratch: Path, sentences: Path) -> list[str]:
     arguments after the thread and repetition counts."""
     import onnx
 
-    from edgesay.system import paths
     from edgesay.text.espeak import Espeak
     from edgesay.text.frontend import text_to_sentences
     from edgesay.voice.config import VoiceConfig
@@ -124,7 +123,7 @@ def sherpa_voice(scratch: Path, sentences: Path) -> list[str]:
     onnx.save(model, str(scratch / "sherpa.onnx"))
     (scratch / "tokens.txt").write_text("".join(f"{symbol} {ids[0]}\n" for symbol, ids in config.phoneme_id_map.items()),
                                         encoding="utf-8")
-    espeak = Espeak(paths.espeak_library(), paths.espeak_data())
+    espeak = Espeak.installed()
     lines = [line.strip() for line in sentences.read_text(encoding="utf-8").splitlines() if line.strip()]
     phonemes = [{"text": line, "phonemes": ["".join(espeak.clause_phonemes(config.espeak_voice, clause)
                                                     for clause in sentence.clauses)

@@ -98,6 +98,31 @@ def test_speak_shows_latency_and_keeps_the_audio(balanced, tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
+def test_typed_text_replaces_the_example_and_the_voice_list_names_language_and_quality(  # type: ignore[no-untyped-def]
+        balanced, tmp_path: Path) -> None:
+    from edgesay.loading import store
+    from edgesay.tui.app import DEFAULT_TEXT
+
+    async def scenario() -> None:
+        app = make_app(balanced, tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.engine is not None)
+            box = app.query_one("#text")
+            assert box.text == "" and box.placeholder == DEFAULT_TEXT  # type: ignore[attr-defined]
+            box.focus()
+            await pilot.press("H", "i", ".")
+            assert box.text == "Hi."  # type: ignore[attr-defined]
+            labels = [str(option[0]) for option in app.query_one("#voice")._options]  # type: ignore[attr-defined]
+            assert any("(default) · en_US · medium" in label for label in labels), labels
+            status = str(app.query_one("#status").render())
+            assert "en_US-joe-medium at balanced" in status, status
+
+    asyncio.run(scenario())
+    # A voice prepared into the cache is named without its cache key.
+    assert store.display_name("/c/bundles/de_DE-thorsten-medium-0123456789abcdef01234567.edgesay") == \
+        "de_DE-thorsten-medium"
+
+
 def test_no_audio_device_is_a_notice_and_save_writes_the_wav(balanced, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
         app = make_app(balanced, tmp_path)

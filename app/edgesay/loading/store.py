@@ -6,6 +6,7 @@ The reference level of a Piper voice needs no bundle: it is the FP32 split of th
 
 import hashlib
 import importlib.util
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +25,21 @@ def _stderr(step: str) -> None:
     print(f"edgesay: preparing the voice for this machine (once): {step}", file=sys.stderr, flush=True)
 
 
+# A prepared voice's bundle in the cache is named after the voice and a key of its files.
+_KEY_CHARS = 24
+_CACHE_KEY = re.compile(rf"-[0-9a-f]{{{_KEY_CHARS}}}$")
+
+
 def cached_bundle_path(model: Path, config: Path, cache: Path) -> Path:
     stats = [(str(p.resolve()), s.st_size, s.st_mtime_ns) for p in (model, config) for s in [p.stat()]]
-    key = hashlib.sha256(f"{formats.PREPARED}:{stats}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{formats.PREPARED}:{stats}".encode()).hexdigest()[:_KEY_CHARS]
     return cache / "bundles" / f"{model.stem}-{key}{SUFFIX}"
+
+
+def display_name(origin: str) -> str:
+    """A loaded voice's name for people (`VoiceConfig.name` is where it was read from): the
+    file's stem, without the cache key of a voice prepared into the cache."""
+    return _CACHE_KEY.sub("", Path(origin).stem) or "voice"
 
 
 def check_can_prepare(model: Path) -> None:

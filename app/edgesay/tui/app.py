@@ -34,7 +34,7 @@ from textual.widgets import (
 )
 
 from ..errors import EdgesayError, OutputError
-from ..loading import lookup
+from ..loading import lookup, store
 from ..loading.engine import Engine
 from ..output.sinks import PlaybackSink, Sink, WavFileSink
 from ..system.sysinfo import SystemMonitor, SystemSample
@@ -111,15 +111,15 @@ class EdgesayApp(App[None]):
     def compose(self) -> ComposeResult:
         found = lookup.list_voices()
         # The default voice is "default" (None to the loader); others by path.
-        voice_options = [(f"{v.name} (default)" if v.default else v.name, DEFAULT_VOICE if v.default else str(v.path))
-                         for v in found]
+        voice_options = [(_voice_label(v), DEFAULT_VOICE if v.default else str(v.path)) for v in found]
         if self.choices.voice and self.choices.voice not in {value for _, value in voice_options}:
             voice_options.append((self.choices.voice, self.choices.voice))
         default_voice = self.choices.voice or DEFAULT_VOICE
         yield Header()
         with Horizontal():
             with Vertical(id="left"):
-                yield TextArea(DEFAULT_TEXT, id="text")
+                # The example is a placeholder: typing replaces it (Speak on an empty box says it).
+                yield TextArea(placeholder=DEFAULT_TEXT, id="text")
                 with Horizontal(classes="row"):
                     yield Button("Speak (ctrl+s)", id="speak", variant="success")
                     yield Button("Stop (esc)", id="stop", variant="error")
@@ -200,7 +200,7 @@ class EdgesayApp(App[None]):
         if select.value != engine.quality:
             with select.prevent(Select.Changed):  # showing the level is not choosing one
                 select.value = engine.quality
-        name = Path(engine.config.name).stem or "voice"
+        name = store.display_name(engine.config.name)
         self.status(f"ready: {name} at {engine.quality}, {engine.threads} thread(s), "
                     f"loaded in {seconds:.2f} s")
 
@@ -245,10 +245,7 @@ class EdgesayApp(App[None]):
 
     @on(Button.Pressed, "#speak")
     def action_speak(self) -> None:
-        text = self.query_one("#text", TextArea).text.strip()
-        if not text:
-            self.notify("nothing to speak: type some text first", severity="warning")
-            return
+        text = self.query_one("#text", TextArea).text.strip() or DEFAULT_TEXT
         if self.engine is None:
             self.notify("the voice is still loading (or failed to load)", severity="warning")
             return
@@ -380,3 +377,8 @@ class EdgesayApp(App[None]):
 def run(choices: Choices, settings: SynthesisSettings) -> int:
     EdgesayApp(choices, settings).run()
     return 0
+
+
+def _voice_label(voice: lookup.VoiceInfo) -> str:
+    """A voice in the voice list: its name, language and Piper quality."""
+    return f"{voice.name}{' (default)' if voice.default else ''} · {voice.language_code} · {voice.quality}"
