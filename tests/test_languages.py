@@ -71,7 +71,7 @@ def test_text_voices_read_their_code_points(espeak: Espeak) -> None:
     for char in raw_text:
         if char in id_map:
             expected += [*id_map[char], *id_map["_"]]
-    assert ours == [expected + [*id_map["$"]]]
+    assert ours == [[*expected, *id_map["$"]]]
 
 
 def test_unsupported_phoneme_type_names_what_is_missing() -> None:

@@ -222,9 +222,17 @@ def serve(argv: list[str]) -> int:
     return serve.command(argv, sys.stderr)
 
 
+def prepare(argv: list[str]) -> int:
+    from . import prepare
+
+    return prepare.command(argv, sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     onefile.remove_older_extractions()
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["prepare"]:
+        return _guarded(lambda: prepare(argv[1:]))
     if argv[:1] == ["bench"]:
         return _guarded(lambda: bench(argv[1:], sys.stdout))
     if argv[:1] == ["serve"]:

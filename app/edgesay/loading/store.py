@@ -7,22 +7,19 @@ The reference level of a Piper voice needs no bundle: it is the FP32 split of th
 import hashlib
 import importlib.util
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import VoiceError
+from ..prepare import steps
 from ..system import paths
+from ..system.progress import StepProgress
 from ..voice import formats, levels
 from ..voice.bundle import Bundle, VoiceLevel, pack
 from ..voice.config import VoiceConfig
 from ..voice.files import SUFFIX, VoiceFiles, config_beside
 
 Progress = Callable[[str], None]
-
-
-def _stderr(step: str) -> None:
-    print(f"edgesay: preparing the voice for this machine (once): {step}", file=sys.stderr, flush=True)
 
 
 # A prepared voice's bundle in the cache is named after the voice and a key of its files.
@@ -54,8 +51,9 @@ def check_can_prepare(model: Path) -> None:
                          f"{model.stem}{SUFFIX} with the Python package (`just models {model}`) and pass that")
 
 
-def prepared_bundle(model: Path, config: Path, progress: Progress = _stderr) -> Path:
-    """The cached bundle for a Piper voice, made now if there is none."""
+def prepared_bundle(model: Path, config: Path, progress: Progress | None = None) -> Path:
+    """The cached bundle for a Piper voice, made now if there is none (with its progress on
+    stderr, unless `progress` is given)."""
     for needed in (model, config):
         if not needed.is_file():
             raise VoiceError(f"voice file {needed} does not exist")
@@ -69,11 +67,20 @@ def prepared_bundle(model: Path, config: Path, progress: Progress = _stderr) -> 
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise VoiceError(f"cannot write the voice cache in {cache}: {exc.strerror}") from exc
-        pack(prepare(model, config, progress), path)
+        shown = None
+        if progress is None:
+            progress = shown = StepProgress(steps.TITLE, steps.STEPS)
+        try:
+            spec = prepare(model, config, progress)
+            progress(steps.PACK)
+            pack(spec, path)
+        finally:
+            if shown is not None:
+                shown.close()
     return path
 
 
-def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress = _stderr) -> VoiceLevel:
+def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress | None = None) -> VoiceLevel:
     """The voice at `quality` (None: the voice's default level); `voice` None is the default voice."""
     levels.check(quality)
     if voice is not None and voice.is_bundle:

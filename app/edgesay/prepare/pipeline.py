@@ -25,7 +25,7 @@ from ..voice.bundle import BundleSpec, Level, compensation_part
 from ..voice.config import VoiceConfig
 from ..voice.graphs import SplitVoice
 from ..voice.levels import FP32, INT8, MIXED, compensation_part_name, graph_part
-from . import polyphase
+from . import polyphase, steps
 from .calibrate import Latents, calibrate_compensation, calibration_latents, decode_all, windows
 from .optimize import optimize
 from .quantize import Plan, decoder_last_stage, quantize
@@ -83,28 +83,28 @@ def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes],
 def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
             threads: int | None = None) -> BundleSpec:
     """Every step for one voice, in memory."""
-    progress("splitting")
+    progress(steps.SPLIT)
     split = split_voice(model, paths.cache_dir())  # FP32 graphs as files, once per voice file
     config = VoiceConfig.from_file(config_path)
     split.check(config)
-    progress("calibration latents")
+    progress(steps.LATENTS)
     latents = calibration_latents(split, config, threads or default_threads())
     fp32 = {name: Path(getattr(split, name)).read_bytes() for name in ("latent", "flow", "decoder")}
     flows = {FP32: fp32["flow"]}
     if any(level.flow == INT8 for level in levels.LEVELS):
-        progress("quantizing the flow")
+        progress(steps.FLOW)
         flows[INT8] = quantize_flow(fp32["flow"], latents, flow_sizes(split.flow_pad, split.decoder_pad).size)
     decoders = {FP32: fp32["decoder"]}
     wanted = list(dict.fromkeys(level.decoder for level in levels.LEVELS if level.decoder != FP32))
     if wanted:
-        progress("quantizing the decoder")
+        progress(steps.DECODER)
         decoders |= quantize_decoder(fp32["decoder"], latents, decoder_sizes(split.decoder_pad).size, wanted)
-    progress("calibrating the Mel gain compensation")
+    progress(steps.COMPENSATION)
     reference = decode_all(fp32["decoder"], latents)  # FP32 speech of every calibration sentence
     compensations = {level.name: calibrate_compensation(reference, decoders[level.decoder], latents,
                                                         config.sample_rate)
                      for level in levels.LEVELS if level.compensated}
-    progress("optimizing graphs")
+    progress(steps.OPTIMIZE)
     parts = {graph_part("latent", FP32): optimize(fp32["latent"])}
     parts |= {graph_part("flow", precision): optimize(graph) for precision, graph in flows.items()}
     parts |= {graph_part("decoder", precision): optimize(graph) for precision, graph in decoders.items()}

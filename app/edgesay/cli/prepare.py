@@ -1,0 +1,46 @@
+"""`edgesay prepare`: prepare a Piper voice now and write its bundle, to copy to other devices.
+
+A bundle holds every quality level, the voice's config and its loudness: another device loads
+it with `--voice FILE.edgesay` and prepares nothing. The work is the same as a first
+`--voice FILE.onnx` (and shares its cache: preparing a voice that was already used only copies).
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import OutputError, VoiceError
+from ..loading import store
+from ..system.files import PendingFile
+from ..voice.bundle import Bundle
+from ..voice.files import ONNX_SUFFIX, SUFFIX, config_beside
+from .arguments import Parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="edgesay prepare", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("voice", help=f"a Piper voice ({ONNX_SUFFIX}), its config beside it as {ONNX_SUFFIX}.json")
+    parser.add_argument("-c", "--config", help="the voice's config, if it is not beside the model")
+    parser.add_argument("-o", "--output", help=f"the bundle to write (default: ./VOICE{SUFFIX})")
+    return parser
+
+
+def command(argv: list[str], err: TextIO) -> int:
+    args = build_parser().parse_args(argv)
+    model = Path(args.voice)
+    if model.suffix != ONNX_SUFFIX:
+        raise VoiceError(f"{model} is not a Piper voice (.onnx); a {SUFFIX} bundle is prepared already")
+    config = Path(args.config) if args.config else config_beside(model)
+    output = Path(args.output) if args.output else Path(f"{model.stem}{SUFFIX}")
+    cached = store.prepared_bundle(model, config)
+    Bundle.read(cached)  # checked before it is handed on
+    try:
+        with PendingFile(output, public=True) as pending:
+            shutil.copyfile(cached, pending.tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    err.write(f"edgesay: wrote {output} ({output.stat().st_size / 1e6:.1f} MB); "
+              f"on any device: edgesay --voice {output}\n")
+    return 0

@@ -1,0 +1,154 @@
+"""Any Piper voice through the command (the Python package, or the binary with
+`just test-binary`): tiny voices in eight languages and every Piper architecture prepared on
+first use and spoken at every level, `edgesay prepare` writing a bundle another device loads
+without preparing, the progress display, and bad voices."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import run_cli
+
+DATA = Path(__file__).parent / "data"
+LANGUAGES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it": "it_IT", "nl": "nl_NL", "pl": "pl_PL",
+             "ru": "ru_RU", "pt-br": "pt_BR"}
+SAY = {"de": "Guten Morgen, am 3. Mai.", "fr": "Bonjour, le 3 mai.", "es": "Buenos días, el 3 de mayo.",
+       "it": "Buongiorno, il 3 maggio.", "nl": "Goedemorgen, op 3 mei.", "pl": "Dzień dobry, 3 maja.",
+       "ru": "Доброе утро, 3 мая.", "pt-br": "Bom dia, 3 de maio."}
+LEVELS = ("fast", "balanced", "reference")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A cache of this module's own: every voice here is prepared from nothing."""
+    return {**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path_factory.mktemp("voices-cache"))}
+
+
+def tiny_voice(folder: Path, base: str, espeak_voice: str, code: str) -> Path:
+    """A tiny generated voice (tests/data) given another language, as a Piper voice file pair."""
+    model = folder / f"{code}-{base}.onnx"
+    if not model.exists():
+        shutil.copyfile(DATA / f"{base}.onnx", model)
+        config = json.loads((DATA / f"{base}.onnx.json").read_text(encoding="utf-8"))
+        config["espeak"]["voice"] = espeak_voice
+        config["language"] = {"code": code, "family": code[:2]}
+        (folder / f"{model.name}.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    return model
+
+
+def spoken(path: Path, rate: int) -> np.ndarray:
+    audio, got = sf.read(path, dtype="int16")
+    assert got == rate and audio.size > rate // 4 and np.abs(audio.astype(np.int32)).max() > 100
+    return audio
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_voice_in_another_language_is_prepared_once_and_speaks_at_every_level(
+        language: str, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp(f"voice-{language}")
+    model = tiny_voice(folder, "tiny-x_low", language, LANGUAGES[language])
+    for n, level in enumerate(LEVELS):
+        out = folder / f"{level}.wav"
+        result = run_cli("--voice", str(model), "--quality", level, "--text", SAY[language], "-o", str(out),
+                         env=env, timeout=600)
+        assert result.returncode == 0, result.stderr.decode()
+        preparing = b"preparing the voice" in result.stderr
+        assert preparing == (n == 0 and level != "reference"), result.stderr.decode()
+        spoken(out, 16000)
+
+
+@pytest.mark.parametrize("base", ["tiny-high", "tiny-multi"])
+def test_every_architecture_and_named_speakers(base: str, env: dict[str, str], tmp_path: Path) -> None:
+    model = tiny_voice(tmp_path, base, "en-us", "en_US")
+    config = json.loads((DATA / f"{base}.onnx.json").read_text())
+    speakers = list(config["speaker_id_map"])
+    outputs = []
+    for speaker in (speakers[0], speakers[-1]):
+        out = tmp_path / f"{speaker}.wav"
+        result = run_cli("--voice", str(model), "--speaker", speaker, "--text", "Hello there.", "-o", str(out),
+                         "--noise-scale", "0", "--noise-w", "0", env=env, timeout=600)
+        assert result.returncode == 0, result.stderr.decode()
+        outputs.append(spoken(out, config["audio"]["sample_rate"]))
+    assert not np.array_equal(outputs[0], outputs[1])
+    listed = run_cli("--list-voices", env={**env, "EDGESAY_VOICE_DIR": str(tmp_path)}).stdout.decode()
+    assert config["audio"]["quality"] in listed and speakers[-1] in listed
+
+
+def test_prepare_writes_a_bundle_another_device_loads_without_preparing(env: dict[str, str], tmp_path: Path) -> None:
+    model = tiny_voice(tmp_path, "tiny-multi", "de", "de_DE")
+    bundle = tmp_path / "out" / "german.edgesay"
+    bundle.parent.mkdir()
+    made = run_cli("prepare", str(model), "-o", str(bundle), env=env, timeout=600)
+    assert made.returncode == 0, made.stderr.decode()
+    assert f"wrote {bundle}".encode() in made.stderr and bundle.stat().st_size > 100_000
+    # "Another device": an empty cache. Nothing is prepared; it speaks German.
+    other = {**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path / "other-cache")}
+    out = tmp_path / "de.wav"
+    result = run_cli("--voice", str(bundle), "--text", "Guten Tag.", "-o", str(out), env=other)
+    assert result.returncode == 0 and b"preparing" not in result.stderr, result.stderr.decode()
+    spoken(out, 16000)
+    listed = run_cli("--list-voices", env={**other, "EDGESAY_VOICE_DIR": str(bundle.parent)}).stdout.decode()
+    assert "german" in listed and "de_DE" in listed
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    model = tiny_voice(tmp_path, "tiny-x_low", "fr", "fr_FR")
+    env = {**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path / "cache")}
+    result = run_cli("prepare", str(model), "-o", str(tmp_path / "fr.edgesay"), env=env, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()
+    lines = [line for line in result.stderr.decode().splitlines() if "preparing the voice" in line]
+    assert len(lines) >= 5 and "\r" not in result.stderr.decode() and "\x1b" not in result.stderr.decode()
+    assert "splitting the graph (0 %, estimating time left)" in lines[0]
+    assert all(" %, about " in line and " left)" in line for line in lines[1:]), lines
+    percents = [int(line.split("(")[-1].split(" %")[0]) for line in lines]
+    assert percents == sorted(percents) and percents[-1] >= 90
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda c: c["espeak"].update(voice="xx-nowhere"), "espeak-ng has no voice or language named 'xx-nowhere'"),
+    (lambda c: c.update(phoneme_type="pinyin"), "phoneme_type 'pinyin' needs a phonemizer edgesay does not have"),
+    (lambda c: c.update(phoneme_id_map={"^": [1], "$": [2]}), "phoneme_id_map has no '_'"),
+])
+def test_a_voice_edgesay_cannot_serve_is_one_line_and_exit_3(change, message: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = tiny_voice(tmp_path, "tiny-x_low", "de", "de_DE")
+    config_path = tmp_path / f"{model.name}.json"
+    config = json.loads(config_path.read_text())
+    change(config)
+    config_path.write_text(json.dumps(config))
+    env = {**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path / "cache")}
+    result = run_cli("--voice", str(model), "--text", "Hallo.", "-o", str(tmp_path / "x.wav"), env=env, timeout=600)
+    assert result.returncode == 3, result.stderr.decode()
+    assert message in result.stderr.decode() and len(result.stderr.decode().strip().splitlines()) <= 1 + \
+        result.stderr.decode().count("preparing the voice")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_phonemes_missing_from_the_map_are_skipped_as_in_piper(tmp_path: Path) -> None:
+    """A config whose map lacks some of the language's phonemes still speaks (Piper skips
+    them too); one that lacks all of them has nothing to say: exit 2."""
+    model = tiny_voice(tmp_path, "tiny-x_low", "ru", "ru_RU")
+    config_path = tmp_path / f"{model.name}.json"
+    config = json.loads(config_path.read_text())
+    config["phoneme_id_map"] = {k: v for k, v in config["phoneme_id_map"].items() if k not in ("ʲ", "ɐ", "ɨ")}
+    config_path.write_text(json.dumps(config))
+    env = {**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "ru.wav"
+    result = run_cli("--voice", str(model), "--quality", "reference", "--text", "Доброе утро.", "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    spoken(out, 16000)
+
+
+def test_a_truncated_voice_is_exit_3_and_leaves_nothing_in_the_cache(tmp_path: Path) -> None:
+    model = tiny_voice(tmp_path, "tiny-x_low", "de", "de_DE")
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    cache = tmp_path / "cache"
+    env = {**os.environ, "EDGESAY_CACHE_DIR": str(cache)}
+    result = run_cli("--voice", str(model), "--text", "Hallo.", "-o", str(tmp_path / "x.wav"), env=env, timeout=600)
+    assert result.returncode == 3, result.stderr.decode()
+    assert str(model.name) in result.stderr.decode()
+    assert not list(cache.rglob("*.edgesay")) and not (tmp_path / "x.wav").exists()
