@@ -55,7 +55,8 @@ def build_id(voice: Path) -> str:
     for path in sorted((REPO / "app" / "edgesay").rglob("*")):  # the embedded voice is hashed below
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".edgesay":
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    for path in (REPO / "build" / "options.toml", REPO / "build" / "onefile_fastpath.py", voice, espeak_library()):
+    for path in (REPO / "build" / "options.toml", REPO / "build" / "nuitka-package.config.yml",
+                 REPO / "build" / "onefile_fastpath.py", voice, espeak_library()):
         digest.update(path.read_bytes())
     for name in PINNED:
         digest.update(f"{name}=={_version(name)}".encode())

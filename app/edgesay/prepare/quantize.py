@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -23,7 +24,6 @@ from onnxruntime.quantization import (
     QuantType,
     quantize_static,
 )
-from onnxruntime.quantization.shape_inference import quant_pre_process
 
 PERCENTILE = 99.9
 STRIDE = 8  # calibration windows histogrammed at once: memory, against a little Python per stride
@@ -79,6 +79,23 @@ def stride(count: int, most: int = STRIDE) -> int:
     return next(n for n in range(min(most, count), 0, -1) if count % n == 0)
 
 
+def pre_process(source: Path, prepared: Path) -> None:
+    """What onnxruntime's `quant_pre_process(skip_symbolic_shape=True)` does to an opset >= 11
+    graph: onnxruntime's basic graph optimizations, then ONNX shape inference, and the tag that
+    says it was done. Done here because that function's module imports onnxruntime.transformers,
+    which finds its own modules by appending to sys.path: a compiled binary has no such folder."""
+    optimized = prepared.with_name("optimized.onnx")
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(optimized)
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    onnx.shape_inference.infer_shapes_path(str(optimized), str(prepared))
+    model = onnx.load(str(prepared))
+    props = {"onnx.quant.pre_process": "onnxruntime.quant", **{p.key: p.value for p in model.metadata_props}}
+    onnx.helper.set_model_props(model, props)
+    onnx.save(model, str(prepared))
+
+
 def quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], plans: Sequence[Plan]) -> list[bytes]:
     """QDQ INT8 versions of the ONNX graph `model`, one per plan, calibrated once on `feeds`
     (collecting the activation histograms is most of the time)."""
@@ -87,7 +104,7 @@ def quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], plans: Sequen
         source, prepared, output = (Path(scratch) / name for name in ("in.onnx", "pre.onnx", "out.onnx"))
         ranges = Path(scratch) / "ranges.json"
         source.write_bytes(model)
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        pre_process(source, prepared)
         results = []
         # The first plan calibrates every tensor (op types None) and leaves the ranges in
         # the cache file; the others only read them.
