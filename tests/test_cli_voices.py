@@ -152,3 +152,57 @@ def test_a_truncated_voice_is_exit_3_and_leaves_nothing_in_the_cache(tmp_path: P
     assert result.returncode == 3, result.stderr.decode()
     assert str(model.name) in result.stderr.decode()
     assert not list(cache.rglob("*.edgesay")) and not (tmp_path / "x.wav").exists()
+
+
+def test_a_full_cache_during_preparation_leaves_nothing_half_written(tmp_path: Path) -> None:
+    import subprocess
+
+    model = tiny_voice(tmp_path, "tiny-x_low", "de", "de_DE")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(cache)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        env = {**os.environ, "EDGESAY_CACHE_DIR": str(cache)}
+        out = tmp_path / "x.wav"
+        result = run_cli("--voice", str(model), "--text", "Hallo.", "-o", str(out), env=env, timeout=600)
+        assert result.returncode == 3, result.stderr.decode()
+        assert "cannot write the voice cache" in result.stderr.decode(), result.stderr.decode()
+        assert "No space left on device" in result.stderr.decode()
+        assert not out.exists() and not list(cache.rglob("*.edgesay"))
+        assert not [p for p in cache.rglob(".*") if p.is_file()]  # no temporary file left either
+    finally:
+        subprocess.run(["umount", str(cache)], check=True)
+    # With room again, the next run starts over and speaks.
+    result = run_cli("--voice", str(model), "--text", "Hallo.", "-o", str(out), env=env, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()
+
+
+def test_ctrl_c_during_preparation_is_130_and_the_next_run_starts_over(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from conftest import CLI
+
+    model = tiny_voice(tmp_path, "tiny-high", "fr", "fr_FR")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "EDGESAY_CACHE_DIR": str(cache)}
+    out = tmp_path / "x.wav"
+    process = subprocess.Popen([*CLI, "--voice", str(model), "--text", "Bonjour.", "-o", str(out)], env=env,
+                               stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    seen = b""
+    while b"quantizing the decoder" not in seen:  # well inside the preparation
+        line = process.stderr.readline()
+        assert line, seen.decode()
+        seen += line
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 130, rest.decode()
+    assert b"edgesay: interrupted" in rest
+    assert not out.exists() and not list(cache.rglob("*.edgesay"))
+    assert not [p for p in cache.rglob("*") if p.name.startswith(".") and p.is_file()]
+    result = run_cli("--voice", str(model), "--text", "Bonjour.", "-o", str(out), env=env, timeout=600)
+    assert result.returncode == 0 and b"preparing the voice" in result.stderr, result.stderr.decode()

@@ -161,3 +161,22 @@ def test_a_stale_partial_directory_is_ignored(tmp_path: Path) -> None:
     assert data.directory("fr") == full and (full / "fr_dict").is_file()
     shutil.rmtree(stale)
     assert os.listdir(full.parent) == [full.name]
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "ru"])
+def test_streamed_input_is_cut_where_espeak_ends_sentences(espeak: Espeak, language: str) -> None:
+    """A server's streamed text (text.frontend.complete_prefix, as Wyoming's synthesize-chunk
+    uses it) spoken piece by piece gives the ids of the whole text."""
+    from edgesay.text.frontend import complete_prefix
+
+    frontend = config_for(language).frontend(espeak)
+    text = " ".join((SENTENCES / f"{language}.txt").read_text(encoding="utf-8").splitlines()[:12])
+    pending, pieces = "", []
+    for start in range(0, len(text), 7):  # arriving in chunks of 7 characters
+        pending += text[start:start + 7]
+        whole, pending = complete_prefix(pending, english=False)
+        if whole.strip():
+            pieces.append(whole)
+    pieces.append(pending)
+    assert len(pieces) > 5
+    assert [ids for piece in pieces for ids in ids_of(frontend, piece)] == ids_of(frontend, text)

@@ -56,6 +56,10 @@ class VoiceInfo:
         code = language.get("code") if isinstance(language, dict) else None
         return str(code) if code else self.language
 
+    @property
+    def phoneme_type(self) -> str:
+        return str(self.config.get("phoneme_type", "espeak"))
+
 
 def _from_config(raw: Mapping[str, Any], name: str, path: Path, default: bool) -> VoiceInfo:
     names = raw.get("speaker_id_map") or {}

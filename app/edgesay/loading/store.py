@@ -74,6 +74,8 @@ def prepared_bundle(model: Path, config: Path, progress: Progress | None = None)
             spec = prepare(model, config, progress)
             progress(steps.PACK)
             pack(spec, path)
+        except OSError as exc:  # a full or read-only cache: every file in it is written whole or not at all
+            raise VoiceError(f"cannot write the voice cache in {cache}: {exc.strerror or exc}") from exc
         finally:
             if shown is not None:
                 shown.close()

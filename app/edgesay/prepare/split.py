@@ -162,11 +162,11 @@ def split_voice(model_path: Path, cache: Path) -> SplitVoice:
         with PendingDir(folder) as scratch:
             try:
                 _split(model_path, scratch.tmp)
-            except VoiceError:
+            except (VoiceError, OSError):
                 raise
             except Exception as exc:  # onnx and onnxruntime raise many types for a bad graph
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise VoiceError(f"voice model {model_path} cannot be split for streaming: {first}") from exc
         return _load(folder)
     except OSError as exc:
-        raise VoiceError(f"cannot write the voice cache in {cache}: {exc}") from exc
+        raise VoiceError(f"cannot write the voice cache in {cache}: {exc.strerror or exc}") from exc

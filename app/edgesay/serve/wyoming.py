@@ -23,7 +23,8 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from .. import __version__
 from ..errors import EdgesayError, InputError
-from ..text.frontend import complete_prefix
+from ..text.espeak_data import is_english
+from ..text.frontend import ESPEAK, complete_prefix
 from .speech import MAX_TEXT_CHARS, Speaker, SpeechRequest, Spoken
 from .voices import Catalog
 
@@ -122,6 +123,7 @@ class _Stream:
 
     voice: str | None
     speaker: str | None
+    english: bool  # where its sentences end: the voice's language decides (text.frontend)
     pending: str = ""  # text received, not yet a whole sentence
     chars: int = 0  # text received in all
     audio_started: bool = False
@@ -191,8 +193,8 @@ class WyomingHandler(AsyncEventHandler):
                 self._log("synthesize", len(request.text), spoken)
         elif SynthesizeStart.is_type(event.type):
             name, speaker = _voice(event.data, "synthesize-start")
-            self.speaker.voices.catalog.info(name)  # an unknown voice is refused at the start
-            self.stream = _Stream(name, speaker)
+            voice = self.speaker.voices.catalog.info(name)  # an unknown voice is refused at the start
+            self.stream = _Stream(name, speaker, english=voice.phoneme_type == ESPEAK and is_english(voice.language))
         elif SynthesizeChunk.is_type(event.type):
             stream = self._streaming("synthesize-chunk")
             text = _text(event.data, "synthesize-chunk")
@@ -200,7 +202,7 @@ class WyomingHandler(AsyncEventHandler):
             stream.chars += len(text)
             if len(stream.pending) > MAX_TEXT_CHARS:
                 raise InputError(f"streamed text has over {MAX_TEXT_CHARS:,} characters without a sentence end")
-            whole, stream.pending = complete_prefix(stream.pending)
+            whole, stream.pending = complete_prefix(stream.pending, stream.english)
             if whole.strip():
                 await self._speak_streamed(stream, whole)
         elif SynthesizeStop.is_type(event.type):
