@@ -160,7 +160,8 @@ def test_a_full_cache_during_preparation_leaves_nothing_half_written(tmp_path: P
     model = tiny_voice(tmp_path, "tiny-x_low", "de", "de_DE")
     cache = tmp_path / "cache"
     cache.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(cache)], capture_output=True).returncode:
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(cache)]
+    if subprocess.run(mount, capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         env = {**os.environ, "EDGESAY_CACHE_DIR": str(cache)}
