@@ -11,8 +11,9 @@ BUNDLE_OLDEST = 1
 # The Mel gain compensation inside a bundle part, dsp/compensation.py (its to_dict/from_dict).
 COMPENSATION = 1
 # The split graphs cached per Piper voice file, prepare/split.py. 2: the cut tensors are named
-# z_p, y_mask and z.
-SPLIT = 2
+# z_p, y_mask and z. 3: receptive fields measured as the widest of three probes (one probe could
+# come out a frame short: 13 instead of 14 for a high-quality architecture).
+SPLIT = 3
 # Bundles prepared from Piper voices and cached, prepare/pipeline.py: bump when preparation makes
 # different bundles, so caches are rebuilt. 3: graphs with named cut tensors. 4: the quantized
 # decoders' upsamplers in polyphase form. 5: activation histograms collected in strides.
