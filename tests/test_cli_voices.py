@@ -207,3 +207,18 @@ def test_ctrl_c_during_preparation_is_130_and_the_next_run_starts_over(tmp_path:
     assert not [p for p in cache.rglob("*") if p.name.startswith(".") and p.is_file()]
     result = run_cli("--voice", str(model), "--text", "Bonjour.", "-o", str(out), env=env, timeout=600)
     assert result.returncode == 0 and b"preparing the voice" in result.stderr, result.stderr.decode()
+
+
+def test_a_cache_that_cannot_be_written_is_exit_3(tmp_path: Path) -> None:
+    """A cache that cannot be written (here a file where the folder should be: root ignores
+    permission bits) is named in one line; nothing is spoken, nothing is left."""
+    model = tiny_voice(tmp_path, "tiny-x_low", "it", "it_IT")
+    blocked = tmp_path / "cache"
+    blocked.write_text("")
+    out = tmp_path / "x.wav"
+    result = run_cli("--voice", str(model), "--text", "Ciao.", "-o", str(out),
+                     env={**os.environ, "EDGESAY_CACHE_DIR": str(blocked)}, timeout=600)
+    assert result.returncode == 3, result.stderr.decode()
+    lines = [line for line in result.stderr.decode().splitlines() if "preparing the voice" not in line]
+    assert len(lines) == 1 and str(blocked) in lines[0], lines
+    assert not out.exists()
