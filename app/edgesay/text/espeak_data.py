@@ -81,6 +81,7 @@ class EspeakData:
     languages: Path | None  # the compressed other languages; None: `english` has them all
     cache: Path  # where the full directory is made
     _definitions: list[VoiceDefinition] = field(default_factory=list)
+    _ready: dict[str, Path] = field(default_factory=dict)  # voices served already: no more file checks
 
     def full(self, languages: Path) -> Path:
         """The full directory of this package's data (named by its manifest: a newer edgesay
@@ -93,6 +94,8 @@ class EspeakData:
         languages = self.languages
         if languages is None or is_english(voice):
             return self.english
+        if voice in self._ready:
+            return self._ready[voice]
         full = self.full(languages)
         try:
             self._unpack_base(languages, full)
@@ -103,6 +106,7 @@ class EspeakData:
         except OSError as exc:
             raise VoiceError(f"cannot unpack espeak-ng's data for {voice!r} into {full}: "
                              f"{exc.strerror or exc}") from exc
+        self._ready[voice] = full
         return full
 
     def definitions(self, full: Path) -> list[VoiceDefinition]:
