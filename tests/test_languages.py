@@ -180,3 +180,20 @@ def test_streamed_input_is_cut_where_espeak_ends_sentences(espeak: Espeak, langu
     pieces.append(pending)
     assert len(pieces) > 5
     assert [ids for piece in pieces for ids in ids_of(frontend, piece)] == ids_of(frontend, text)
+
+
+def test_english_first_then_another_language_in_one_process(tmp_path: Path) -> None:
+    """The default voice reads the package's English data; a German voice later in the same
+    process (a server with both) switches espeak-ng to the full data and still finds German.
+    In a fresh process, because espeak-ng's state is process-wide."""
+    import sys
+
+    script = ("from edgesay.text.espeak import Espeak\n"
+              "e = Espeak.installed()\n"
+              "print(e.clauses('en-us', 'Hello.')[0].phonemes)\n"
+              "print(e.clauses('de', 'Guten Tag.')[0].phonemes)\n"
+              "print(e.clauses('en-us', 'Hello.')[0].phonemes)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["həlˈoʊ", "ɡˈuːtən tˈɑːk", "həlˈoʊ"], result.stdout

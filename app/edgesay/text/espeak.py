@@ -66,6 +66,8 @@ class Espeak:
             raise PhonemizerError(f"cannot load espeak-ng from {library}: {exc}") from exc
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_ListVoices.restype = ctypes.c_void_p
+        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
         lib.espeak_TextToPhonemesWithTerminator.restype = ctypes.c_char_p
         lib.espeak_TextToPhonemesWithTerminator.argtypes = [
             ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
@@ -90,6 +92,9 @@ class Espeak:
         if _STATE["data"] != directory:
             if self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, directory.encode(), 0) <= 0:
                 raise PhonemizerError(f"espeak-ng could not read its data in {directory}")
+            # espeak-ng keeps the list of voices it found in the first directory it read (only
+            # English, in the package's); listing them again reads the new directory's.
+            self._lib.espeak_ListVoices(None)
             _STATE.update(data=directory, voice="")
         if voice != _STATE["voice"]:
             if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
