@@ -81,6 +81,23 @@ def nuitka_arguments(options: dict[str, object], fill: dict[str, str]) -> list[s
 
 
 
+# Pygments' lexers and styles that stay in the binary: its name tables, and what Rich needs to
+# show a Python traceback. Nuitka takes every one of the 263 lexers and 49 styles (1 MB compressed)
+# because Pygments finds them by name at run time; edgesay's TUI highlights no code.
+PYGMENTS_KEPT = {"_mapping", "python", "default"}
+
+
+def pygments_left_out() -> list[str]:
+    """`--nofollow-import-to` for each Pygments lexer and style module not in PYGMENTS_KEPT
+    (listed one by one: a pattern would also drop the name tables, which Nuitka then refuses to
+    include)."""
+    import pygments
+
+    root = Path(pygments.__file__).parent
+    return [f"--nofollow-import-to=pygments.{kind}.{path.stem}" for kind in ("lexers", "styles")
+            for path in sorted((root / kind).glob("*.py")) if path.stem not in PYGMENTS_KEPT | {"__init__"}]
+
+
 def embedded_voice(source: Path, kept: list[str], voice: Path) -> None:
     """The default voice at levels `kept`, packed again with filters (half a minute of zstd -19;
     kept while it is newer than the source bundle and has the same levels)."""
@@ -123,7 +140,7 @@ def main() -> int:
             "ESPEAK_LIBRARY": f"{espeak_library()}={library}"}
     work = out / "nuitka"
     command = [sys.executable, "-m", "nuitka", *nuitka_arguments(options, fill),
-               f"--output-dir={work}", f"--jobs={args.jobs}", f"--lto={args.lto}",
+               *pygments_left_out(), f"--output-dir={work}", f"--jobs={args.jobs}", f"--lto={args.lto}",
                *args.nuitka_arg, str(REPO / "app" / "edgesay")]
     print("build:", " ".join(command), flush=True)
     started = time.monotonic()
