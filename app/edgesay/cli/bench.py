@@ -29,7 +29,7 @@ from ..loading.lookup import resolve
 from ..system import paths, sysinfo
 from ..system.threads import default_threads
 from ..voice.config import SynthesisSettings
-from . import stops
+from . import onefile, stops
 from .arguments import Parser, add_voice_arguments, positive
 
 # Shipped with the binary: a short, a medium, a long and a ten-second sentence, with numbers,
@@ -135,7 +135,7 @@ def thermal() -> Thermal:
 def self_command() -> list[str]:
     """How to start this edgesay again: the binary (its loader execs the unpacked program with
     the binary's own path as argv[0]), or this Python with the package."""
-    if "__compiled__" in globals():
+    if onefile.in_binary():
         return [os.path.abspath(sys.argv[0])]
     return [sys.executable, "-m", "edgesay"]
 

@@ -9,9 +9,16 @@ import shutil
 from pathlib import Path
 
 
+def in_binary() -> bool:
+    """Whether this is the compiled binary. Asked here because this module is always compiled
+    there; some of edgesay's modules are bytecode in the binary (build/options.toml), and have
+    no `__compiled__` of their own."""
+    return "__compiled__" in globals()
+
+
 def extraction_dir() -> Path | None:
     """Where this binary unpacked itself, or None when running as a plain Python package."""
-    if "__compiled__" not in globals():
+    if not in_binary():
         return None
     here = Path(__file__).resolve().parents[2]  # <extraction dir>/edgesay/cli/onefile.py
     # Only trust the layout build/options.toml asks for: never delete anything else.
