@@ -129,7 +129,7 @@ class EspeakData:
             with (open(languages / _VOICES_ARCHIVE, "rb") as packed,
                   zstandard.ZstdDecompressor().stream_reader(packed) as stream,
                   tarfile.open(fileobj=stream, mode="r|") as tar):
-                tar.extractall(partial, filter="data")
+                _extract(tar, partial)
             (partial / _READY).write_text("")
             try:
                 partial.rename(full)
@@ -159,3 +159,14 @@ class EspeakData:
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
+
+
+def _extract(tar: tarfile.TarFile, target: Path) -> None:
+    """Plain files and folders only, inside `target`. (tarfile's own `filter="data"` does this
+    too, but only from Python 3.11.4; the aarch64 binary's Python is Debian's 3.11.2.)"""
+    options: dict[str, str] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    for member in tar:
+        parts = Path(member.name).parts
+        if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in parts:
+            raise PhonemizerError(f"espeak-ng's voice archive has an unexpected entry {member.name!r}")
+        tar.extract(member, target, **options)  # type: ignore[arg-type]
