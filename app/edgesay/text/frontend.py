@@ -49,12 +49,10 @@ def complete_prefix(text: str, english: bool = True) -> tuple[str, str]:
     sentence break that no later text can change, and the rest. A break counts only if it still
     ends a sentence once normalized: "Dr. " followed by more text is "Doctor", not an end."""
     for end in reversed(boundaries(text)):
-        if text[:end].endswith("\n"):
-            return text[:end], text[end:]
-        if english and normalize(text[:end]).rstrip().endswith((".", "?", "!")):
-            return text[:end], text[end:]
-        if not english and text[:end].rstrip().endswith((".", "?", "!")):
-            return text[:end], text[end:]
+        head = text[:end]
+        said = normalize(head) if english else head
+        if head.endswith("\n") or said.rstrip().endswith((".", "?", "!")):
+            return head, text[end:]
     return "", text
 
 
