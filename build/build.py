@@ -1,6 +1,7 @@
 """Build the edgesay binary with Nuitka for the machine (or build root) this Python runs on.
 
     python3 build/build.py [--out DIR] [--bundle FILE] [--jobs N] [--lto yes|no|auto]
+                           [--runtime-root ROOT] [--zig ZIG]
 
 Reads build/options.toml (the only place with Nuitka options), trims the default voice bundle to
 the levels the binary embeds, names the build (version + content hash: the onefile extraction
@@ -8,7 +9,11 @@ cache directory), runs Nuitka, and leaves in DIR (default build/out/<machine>):
 
     edgesay        the binary
     report.xml     Nuitka's compilation report (modules, data files, DLLs, timings)
-    build.json     what was built: id, seconds, size, Python, machine, glibc floor
+    build.json     what was built: id, seconds, size, Python, machine, the carried glibc
+
+The binary uses nothing of the device's C library: its bootstrap is a static musl executable
+(built with zig), and the program runs through glibc's loader and libraries taken from ROOT
+(a Debian root, `/` for this machine) and carried in the payload (build/runtime.py).
 """
 
 import argparse
@@ -35,6 +40,7 @@ from edgesay.voice import formats, levels  # noqa: E402
 from edgesay.voice.bundle import Bundle, subset  # noqa: E402
 from elf_floor import glibc_floor  # noqa: E402
 from onefile_fastpath import patched_nuitka  # noqa: E402
+from runtime import glibc_version, read_elf  # noqa: E402
 
 # Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
 PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "piper-tts", "textual",
@@ -56,7 +62,8 @@ def build_id(voice: Path) -> str:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".edgesay":
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
     for path in (REPO / "build" / "options.toml", REPO / "build" / "nuitka-package.config.yml",
-                 REPO / "build" / "onefile_fastpath.py", voice, espeak_library()):
+                 REPO / "build" / "onefile_fastpath.py", REPO / "build" / "runtime.py",
+                 REPO / "build" / "runtime_plugin.py", voice, espeak_library()):
         digest.update(path.read_bytes())
     for name in PINNED:
         digest.update(f"{name}=={_version(name)}".encode())
@@ -98,6 +105,33 @@ def pygments_left_out() -> list[str]:
             for path in sorted((root / kind).glob("*.py")) if path.stem not in PYGMENTS_KEPT | {"__init__"}]
 
 
+def bootstrap_zig(out: Path, zig: Path) -> Path:
+    """A `zig` for the onefile bootstrap alone (build/onefile_fastpath.py hands it to the
+    bootstrap's build): a static musl executable for this machine, which runs on any Linux
+    C library or none. Named `zig` because that is how Nuitka recognises the compiler."""
+    wrapper = out / "bootstrap-zig" / "zig"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    target = f"{platform.machine()}-linux-musl"
+    wrapper.write_text(f"""#!/bin/sh
+# Written by build/build.py: the onefile bootstrap as a static {target} executable.
+case "$1" in
+    cc|c++) tool=$1; shift; exec "{zig}" "$tool" -target {target} -static "$@" ;;
+    *) exec "{zig}" "$@" ;;
+esac
+""")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def installed_zig() -> Path:
+    """zig from PyPI's ziglang package (`just build` installs it)."""
+    try:
+        import ziglang  # type: ignore[import-not-found]
+    except ImportError:
+        raise SystemExit("build: no zig (pip install ziglang, or --zig PATH)") from None
+    return Path(ziglang.__file__).parent / "zig"
+
+
 def embedded_voice(source: Path, kept: list[str], voice: Path) -> None:
     """The default voice at levels `kept`, packed again with filters (half a minute of zstd -19;
     kept while it is newer than the source bundle and has the same levels)."""
@@ -118,6 +152,10 @@ def main() -> int:
     parser.add_argument("--lto", choices=("yes", "no", "auto"), default="auto",
                         help="link-time optimisation; `no` under emulation (the link is single-threaded)")
     parser.add_argument("--nuitka-arg", action="append", default=[], help="one more Nuitka option (repeatable)")
+    parser.add_argument("--runtime-root", type=Path, default=Path("/"),
+                        help="the Debian root whose glibc the binary carries (default: this machine's)")
+    parser.add_argument("--zig", type=Path, help="the zig executable for the static bootstrap "
+                        "(default: PyPI's ziglang package)")
     parser.add_argument("--voice-only", action="store_true",
                         help="only make the embedded voice (the aarch64 build does this on the host, not under qemu)")
     args = parser.parse_args()
@@ -146,7 +184,9 @@ def main() -> int:
     started = time.monotonic()
     # Nuitka with the onefile start-up fast path (build/onefile_fastpath.py).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(patched_nuitka(out)),
-                                                                     os.environ.get("PYTHONPATH")]))}
+                                                                     os.environ.get("PYTHONPATH")])),
+           "EDGESAY_BOOTSTRAP_ZIG": str(bootstrap_zig(out, args.zig or installed_zig())),
+           "EDGESAY_RUNTIME_ROOT": str(args.runtime_root.resolve())}
     nuitka = subprocess.run(command, cwd=REPO, env=env)
     if nuitka.returncode != 0:
         print(f"build: Nuitka failed (exit {nuitka.returncode}); its messages are above", file=sys.stderr)
@@ -155,18 +195,25 @@ def main() -> int:
 
     binary = out / "edgesay"
     shutil.move(work / "edgesay", binary)
-    dist = next(work.glob("*.dist"), None)
-    floor = glibc_floor([binary, *(sorted(dist.rglob("*")) if dist else [])])
+    bootstrap = read_elf(binary)
+    if bootstrap is None or bootstrap.interpreter is not None or bootstrap.needed:
+        print(f"build: {binary} is not a static executable; the bootstrap must not need a C library",
+              file=sys.stderr)
+        return 1
+    dist = next(work.glob("*.dist"))
+    floor = glibc_floor(sorted(dist.rglob("*")))
     record = {
         "build_id": ident, "seconds": round(seconds, 1), "size_bytes": binary.stat().st_size,
         "voice_levels": LEVELS, "voice_bytes": voice.stat().st_size, "machine": platform.machine(),
         "python": platform.python_version(), "lto": args.lto, "jobs": args.jobs,
-        "glibc_floor": floor.highest, "glibc_by_file": floor.by_file,
+        "bootstrap": "static", "runtime_glibc": glibc_version(dist),
+        "runtime_root": str(args.runtime_root), "program_glibc_floor": floor.highest,
+        "glibc_by_file": floor.by_file,
         "packages": {name: _version(name) for name in PINNED},
     }
     (out / "build.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"build: {binary} ({binary.stat().st_size / 1e6:.1f} MB) in {seconds / 60:.1f} min, "
-          f"needs glibc {floor.highest}", flush=True)
+          f"static bootstrap, carries glibc {glibc_version(dist)}", flush=True)
     return 0
 
 

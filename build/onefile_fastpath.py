@@ -17,12 +17,22 @@ are blocked, so one arriving while Python starts is held (pending signals surviv
 app/edgesay/__main__.py has installed its handlers and unblocks them. The cached mode leaves
 nothing to clean up after the program, which was the parent's only other job.
 
+The bootstrap is a static musl executable (zig, `-target <machine>-linux-musl -static`: the
+patched freezer hands the onefile build its own compiler, `bootstrap_zig`), and it execs the
+program through the glibc loader carried in the payload (build/runtime.py) with the payload's
+library path, `--inhibit-cache` and `--argv0` (the binary's own path): nothing of the device's C
+library is used, and nothing like LD_LIBRARY_PATH reaches the program's children. Without a
+writable home (no HOME, no passwd entry: an empty root, a service account) the cache goes to
+$TMPDIR/edgesay-<uid>, a private folder (edgesay.system.paths.cache_base does the same).
+
 The copy lives in the build output folder; the installed Nuitka is left alone. A Nuitka whose
 bootstrap does not contain the anchors below stops the build (patching blind would be worse).
 """
 
 import shutil
 from pathlib import Path
+
+from runtime import LOADER, RUNTIME_DIR
 
 MARKER = ".edgesay-unpacked"
 
@@ -87,9 +97,31 @@ _FORK_PATCH = '''#if _NUITKA_ONEFILE_TEMP_BOOL
         // Read by one thing only: a thread in the program that polls once a second for its
         // forking parent to die. Without a parent, it would watch itself for ever.
         unsetenv("NUITKA_ONEFILE_PARENT");
-        argv[0] = (char *)getBinaryPath();
+        // The program runs on the C library the payload carries (build/runtime.py): its loader,
+        // the payload's libraries first and only (no ld.so.cache), argv[0] the binary's path.
+        static char edgesay_loader[4096] = {0};
+        static char edgesay_libraries[8192] = {0};
+        snprintf(edgesay_loader, sizeof(edgesay_loader), "%s/%s", payload_path, "''' + LOADER + '''");
+        snprintf(edgesay_libraries, sizeof(edgesay_libraries), "%s/%s:%s", payload_path, "''' + RUNTIME_DIR + '''",
+                 payload_path);
+        char **edgesay_argv = (char **)malloc((argc + 8) * sizeof(char *));
+        if (edgesay_argv == NULL) {
+            fatalErrorMemory();
+        }
+        int edgesay_argc = 0;
+        edgesay_argv[edgesay_argc++] = edgesay_loader;
+        edgesay_argv[edgesay_argc++] = (char *)"--library-path";
+        edgesay_argv[edgesay_argc++] = edgesay_libraries;
+        edgesay_argv[edgesay_argc++] = (char *)"--inhibit-cache";
+        edgesay_argv[edgesay_argc++] = (char *)"--argv0";
+        edgesay_argv[edgesay_argc++] = (char *)getBinaryPath();
+        edgesay_argv[edgesay_argc++] = (char *)fork_binary;
+        for (int i = 1; i < argc; i++) {
+            edgesay_argv[edgesay_argc++] = argv[i];
+        }
+        edgesay_argv[edgesay_argc] = NULL;
         for (int retry_count = 0; retry_count < 10; retry_count++) {
-            execv(fork_binary, argv);
+            execv(edgesay_loader, edgesay_argv);
             if (errno != ETXTBSY) {
                 break;
             }
@@ -154,6 +186,68 @@ _END_PATCH = '''    if (!edgesay_unpacked) {
 '''
 
 
+# The cache folder when XDG_CACHE_HOME is not set: the home's .cache if there is a home this user
+# can write (HOME, else the passwd entry), else a private folder under $TMPDIR. Nuitka's own
+# expansion aborts without HOME and a passwd entry, which an empty root or a service account has not.
+_CACHE_ANCHOR = """                } else {
+                    if (expandTemplatePath(target, "{HOME}/.cache", buffer_size - strlen(target)) == false) {
+                        return false;
+                    }
+                }
+"""
+_CACHE_PATCH = """                } else {
+                    char edgesay_base[4096];
+                    edgesayCacheBase(edgesay_base, sizeof(edgesay_base));
+                    appendStringSafe(target, edgesay_base, buffer_size);
+                }
+"""
+_CACHE_FUNCTION_ANCHOR = "bool expandTemplatePath(char *target, char const *source, size_t buffer_size) {\n"
+_CACHE_FUNCTION = r"""// edgesay: the same rule as edgesay.system.paths.cache_base, in the bootstrap.
+static void edgesayCacheBase(char *base, size_t size) {
+    char const *home = getenv("HOME");
+    if (home == NULL || home[0] != '/') {
+        struct passwd *pw_data = getpwuid(getuid());
+        home = pw_data != NULL ? pw_data->pw_dir : NULL;
+    }
+    if (home != NULL && home[0] == '/' && access(home, W_OK) == 0) {
+        snprintf(base, size, "%s/.cache", home);
+        return;
+    }
+    char const *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] != '/') {
+        tmp = "/tmp";
+    }
+    snprintf(base, size, "%s/edgesay-%ld", tmp, (long)getuid());
+    struct stat st;
+    // /tmp is shared: use only a folder of this user's that nobody else can write, since the
+    // program is started from it.
+    if ((mkdir(base, 0700) != 0 && errno != EEXIST) || lstat(base, &st) != 0 || !S_ISDIR(st.st_mode) ||
+        st.st_uid != getuid() || (st.st_mode & 022) != 0) {
+        fprintf(stderr, "edgesay: no cache folder: no writable home, and %s is not a private folder of this "
+                        "user; set XDG_CACHE_HOME\n", base);
+        exit(1);
+    }
+}
+
+""" + _CACHE_FUNCTION_ANCHOR
+
+# The onefile bootstrap gets its own compiler (the static musl zig of build.py), whatever
+# compiles the program.
+_COMPILER_ANCHOR = "    scons_options, env_values = getCommonSconsOptions()\n"
+_COMPILER_PATCH = _COMPILER_ANCHOR + \
+    "    env_values['CC'] = os.environ['EDGESAY_BOOTSTRAP_ZIG']  # edgesay: a static bootstrap\n"
+
+PATCHES = {
+    "build/static_src/OnefileBootstrap.c": (
+        (_LOOP_ANCHOR, _LOOP_PATCH), (_FOR, _FOR_PATCHED), (_END_ANCHOR, _END_PATCH),
+        (_HANDLER_ANCHOR, _HANDLER_PATCH), (_MAIN_ANCHOR, _MAIN_PATCH), (_FORWARD, _FORWARD_PATCHED),
+        (_FORK, _FORK_PATCH)),
+    "build/static_src/HelpersFilesystemPaths.c": (
+        (_CACHE_ANCHOR, _CACHE_PATCH), (_CACHE_FUNCTION_ANCHOR, _CACHE_FUNCTION)),
+    "freezer/Onefile.py": ((_COMPILER_ANCHOR, _COMPILER_PATCH),),
+}
+
+
 def patched_nuitka(out: Path) -> Path:
     """Copy the installed Nuitka into `out`/nuitka-patched and patch it; returns the folder to
     put first on PYTHONPATH."""
@@ -165,16 +259,14 @@ def patched_nuitka(out: Path) -> Path:
     if target_root.exists():
         shutil.rmtree(target_root)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-    bootstrap = target / "build" / "static_src" / "OnefileBootstrap.c"
-    text = bootstrap.read_text()
-    patches = ((_LOOP_ANCHOR, _LOOP_PATCH), (_FOR, _FOR_PATCHED), (_END_ANCHOR, _END_PATCH),
-               (_HANDLER_ANCHOR, _HANDLER_PATCH), (_MAIN_ANCHOR, _MAIN_PATCH),
-               (_FORWARD, _FORWARD_PATCHED), (_FORK, _FORK_PATCH))
-    for anchor, _ in patches:
-        if text.count(anchor) != 1:
-            raise SystemExit(f"build: Nuitka's onefile bootstrap changed ({anchor.strip()[:50]!r}); "
-                             "update build/onefile_fastpath.py for this Nuitka")
-    for anchor, patch in patches:
-        text = text.replace(anchor, patch)
-    bootstrap.write_text(text)
+    for name, patches in PATCHES.items():
+        path = target / name
+        text = path.read_text()
+        for anchor, _ in patches:
+            if text.count(anchor) != 1:
+                raise SystemExit(f"build: Nuitka's {name} changed ({anchor.strip()[:50]!r}); "
+                                 "update build/onefile_fastpath.py for this Nuitka")
+        for anchor, patch in patches:
+            text = text.replace(anchor, patch)
+        path.write_text(text)
     return target_root

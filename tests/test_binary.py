@@ -163,6 +163,104 @@ def test_binary_needs_no_python_packages(tmp_path: Path) -> None:
 
 
 @native
+def test_the_binary_is_static_and_its_payload_is_closed(cache_dir: Path) -> None:
+    """The bootstrap needs no C library; the unpacked program, its libraries and the carried
+    glibc resolve every library and symbol version among themselves (build/runtime.py)."""
+    sys.path.insert(0, str(ROOT / "build"))
+    import runtime
+
+    bootstrap = runtime.read_elf(Path(EXE))
+    assert bootstrap is not None and bootstrap.interpreter is None and bootstrap.needed == []
+    subprocess.run([EXE, "--version"], capture_output=True, check=True)
+    (unpacked,) = extraction_dirs(cache_dir)
+    assert runtime.check(unpacked) == []
+    assert (unpacked / runtime.LOADER).is_file() and (unpacked / runtime.RUNTIME_DIR / "libc.so.6").is_file()
+
+
+@native
+def test_the_process_is_edgesay_and_its_children_get_the_devices_libraries(tmp_path: Path) -> None:
+    """Started through the carried loader, the process is still called edgesay, argv[0] is the
+    binary, and a child (aplay, here a script that records what it got) runs on the device's
+    own libraries: no library path is handed down."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "aplay.env"
+    (bin_dir / "aplay").write_text(f"#!/bin/sh\nenv > {record}\ncat > /dev/null\n")
+    (bin_dir / "aplay").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = subprocess.Popen([EXE, "--play"], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        # The bootstrap execs the loader (the process is then named after it), which runs the
+        # program, which names the process before it reads its input.
+        def started() -> tuple[str, str]:
+            return (Path(f"/proc/{proc.pid}/exe").resolve().name, Path(f"/proc/{proc.pid}/comm").read_text().strip())
+
+        deadline = time.monotonic() + 60
+        while started() != ("ld.so", "edgesay") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started() == ("ld.so", "edgesay")
+        assert Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0] == EXE.encode()
+        assert proc.stdin is not None
+        proc.stdin.write(b"Hello there.\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=120) == 0
+    finally:
+        proc.kill()
+    seen = dict(line.split("=", 1) for line in record.read_text().splitlines() if "=" in line)
+    assert not any(name.startswith("LD_") for name in seen), seen
+
+
+# --- the native binary in an empty root and a musl-only root (chroot: needs root) ----------
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+
+
+@native
+@as_root
+def test_native_binary_speaks_in_an_empty_root(tmp_path: Path) -> None:
+    """Only the binary, /proc, /dev and /tmp: no C library, no shell, no passwd, no HOME. It
+    speaks, and unpacks itself into a private folder under /tmp."""
+    from roots import empty_root, run_in
+
+    root = empty_root(tmp_path / "root", Path(EXE))
+    result = run_in(root, "/edgesay", "--text", "Hello from an empty root.", "-o", "/tmp/hi.wav")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert (root / "tmp" / "hi.wav").stat().st_size > 20_000
+    cache = root / "tmp" / f"edgesay-{os.getuid()}"
+    assert (cache.stat().st_mode & 0o777) == 0o700
+    assert len(list((cache / "edgesay" / "bin").iterdir())) == 1
+    help_text = run_in(root, "/edgesay", "--help").stdout.decode()
+    assert f"cache: /tmp/edgesay-{os.getuid()}/edgesay" in help_text
+
+
+@native
+@as_root
+def test_native_binary_in_a_musl_only_root() -> None:
+    """A root with musl and busybox and no glibc (Alpine-like): speaks from --text and stdin,
+    writes WAV and raw, and a SIGTERM at any moment exits 130 leaving no file."""
+    import platform
+
+    from roots import musl_root, run_in
+
+    root = musl_root(ROOTS, platform.machine(), Path(EXE))
+    check_musl_root(root, run_in)
+
+
+def check_musl_root(root: Path, run_in) -> None:  # type: ignore[no-untyped-def]
+    result = run_in(root, "sh", "-c", "edgesay --text 'Hello from musl.' -o /tmp/x.wav && wc -c < /tmp/x.wav")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert int(result.stdout) > 20_000
+    result = run_in(root, "edgesay", "--raw", stdin=b"One.\nTwo.\n")
+    assert result.returncode == 0 and len(result.stdout) > 20_000, result.stderr.decode()[-2000:]
+    script = ("yes 'A long text that keeps it busy.' | head -200 > /tmp/long.txt; for d in 0.01 0.3 1 4; do "
+              "edgesay -o /tmp/long.wav < /tmp/long.txt & p=$!; sleep $d; kill -TERM $p; wait $p; "
+              "echo \"$d $? $(ls /tmp/long.wav* 2>/dev/null | wc -l)\"; done")
+    result = run_in(root, "sh", "-c", script)
+    assert result.stdout.decode().split("\n")[:4] == [f"{d} 130 0" for d in ("0.01", "0.3", "1", "4")], result
+    assert ours(result.stderr) == ["edgesay: interrupted"] * 4
+
+
+@native
 def test_any_bundle_by_path_at_any_of_its_levels(default_bundle: Path, tmp_path: Path) -> None:
     """The full bundle (with `reference`, which the embedded copy leaves out)."""
     for quality in ("reference", "fast"):
@@ -197,27 +295,67 @@ def glibc_version(root: Path) -> str:
     return result.stdout.decode().split()[-1]
 
 
-@arm64
-@pytest.mark.parametrize(("suite", "glibc"), [("bookworm", "2.36"), ("bullseye", "2.31")])
-def test_arm64_binary_speaks_in_a_bare_root(suite: str, glibc: str, eval_sentences: list[str]) -> None:
+def mirror_serves(suite: str) -> bool:
+    import urllib.request
+
+    mirror = subprocess.run(["bash", str(ROOT / "toolchains" / "debian-mirror.sh")], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    try:
+        with urllib.request.urlopen(f"{mirror}/dists/{suite}/Release", timeout=30):
+            return True
+    except OSError:
+        return False
+
+
+def assert_sounds_like_the_package(where: str, texts: list[str], speak) -> None:  # type: ignore[no-untyped-def]
+    """`speak(text)` (raw samples from the arm64 binary) against the Python engine on this machine."""
     from edgesay.dsp.metrics import compare
 
-    root = bare_root(suite)
-    assert glibc_version(root) == glibc
-    assert in_root(root, "sh", "-c", "command -v python3 || echo none").stdout.strip() == b"none"
     found = []
-    for text in eval_sentences[:3]:
-        result = in_root(root, "edgesay", "--text", text, "--raw")
+    for text in texts:
+        result = speak(text)
         assert result.returncode == 0, result.stderr.decode()[-2000:]
         ours = np.frombuffer(result.stdout, np.int16)
         theirs = python_engine_audio(text)
         comparison = compare(theirs.astype(np.float32) / 32768, ours.astype(np.float32) / 32768, 22050)
         found.append((text, ours.size, theirs.size, round(comparison.log_mel_l1, 3),
                       round(comparison.floor_rise_db, 2)))
-    print(suite, found)
+    print(where, found)
     for _text, ours_size, theirs_size, l1, floor in found:
         assert abs(ours_size - theirs_size) <= CROSS_MACHINE_MAX_LENGTH_RATIO * theirs_size, found
         assert l1 <= CROSS_MACHINE_MAX_L1 and floor <= CROSS_MACHINE_MAX_FLOOR_DB, found
+
+
+@arm64
+@pytest.mark.parametrize(("suite", "glibc"), [("bookworm", "2.36"), ("bullseye", "2.31"), ("buster", "2.28")])
+def test_arm64_binary_speaks_in_a_bare_root(suite: str, glibc: str, eval_sentences: list[str]) -> None:
+    if not (ROOTS / f"{suite}-arm64" / ".edgesay" / "debootstrap").exists() and not mirror_serves(suite):
+        pytest.skip(f"the Debian mirror this machine's apt uses does not serve {suite}")
+    root = bare_root(suite)
+    assert glibc_version(root) == glibc
+    assert in_root(root, "sh", "-c", "command -v python3 || echo none").stdout.strip() == b"none"
+    assert_sounds_like_the_package(suite, eval_sentences[:3],
+                                   lambda text: in_root(root, "edgesay", "--text", text, "--raw"))
+
+
+@arm64
+def test_arm64_binary_speaks_in_an_empty_root(tmp_path: Path, eval_sentences: list[str]) -> None:
+    """Only the binary, /proc, /dev and /tmp: nothing of a C library to fall back on, no passwd,
+    no HOME. It speaks as the package does, and keeps its cache in a private folder in /tmp."""
+    from roots import empty_root, run_in
+
+    root = empty_root(tmp_path / "root", Path(str(ARM64_BINARY)))
+    assert_sounds_like_the_package("empty root", eval_sentences[:2],
+                                   lambda text: run_in(root, "/edgesay", "--text", text, "--raw"))
+    assert (root / "tmp" / f"edgesay-{os.getuid()}" / "edgesay" / "bin").is_dir()
+
+
+@arm64
+def test_arm64_binary_in_a_musl_only_root() -> None:
+    """Debian's musl:arm64 and busybox-static:arm64, no glibc at all (Alpine, OpenWrt, Buildroot)."""
+    from roots import musl_root, run_in
+
+    check_musl_root(musl_root(ROOTS, "aarch64", Path(str(ARM64_BINARY))), run_in)
 
 
 def ours(stderr: bytes) -> list[str]:

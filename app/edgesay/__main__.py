@@ -12,6 +12,9 @@ def main() -> None:
     # while Python started waits for the handler above (build/onefile_fastpath.py).
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stops.STOPS)
 
+    from edgesay.cli import onefile
+
+    onefile.name_process()
     from edgesay.cli.command import run
 
     run()

@@ -7,6 +7,11 @@
 # Python-level work runs under emulation; the C compiler is zig, a static x86_64 executable that
 # runs natively inside the root and targets aarch64-linux-gnu.2.31, so the C side is not emulated.
 #
+# The binary does not use the device's C library: its bootstrap is a static musl executable (zig),
+# and the program runs through glibc's loader and libraries carried in the payload, taken from a
+# Debian bookworm arm64 root (glibc 2.36: programs built for 2.31 run on it, and its loader has
+# --argv0). build/runtime.py carries them and checks that nothing else would be loaded.
+#
 # Everything slow is done once and kept in $EDGESAY_TOOLCHAIN_CACHE (default /var/cache/edgesay):
 # the root, zig, CPython 3.11 (built from Debian's source tarball; bullseye's own Python is 3.9),
 # a wheelhouse of pinned aarch64 wheels, and Nuitka's and zig's caches inside the root.
@@ -18,6 +23,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 OUT=${1:-$REPO/build/out/aarch64}
 CACHE=${EDGESAY_TOOLCHAIN_CACHE:-/var/cache/edgesay}
 ROOT=$CACHE/bullseye-build
+RUNTIME=$CACHE/bookworm-runtime
 JOBS=${EDGESAY_BUILD_JOBS:-$(nproc)}
 
 PYTHON_VERSION=3.11.2
@@ -37,6 +43,9 @@ mkdir -p "$CACHE"
 
 step "root file system (Debian bullseye arm64) in $ROOT"
 "$HERE/root.sh" create "$ROOT" bullseye "$PACKAGES"
+
+step "runtime root (Debian bookworm arm64: the glibc the binary carries) in $RUNTIME"
+"$HERE/root.sh" create "$RUNTIME" bookworm
 
 if [ "$(cat "$ROOT/.edgesay/zig" 2>/dev/null)" != "$ZIG_VERSION" ]; then
     step "zig $ZIG_VERSION (from PyPI's ziglang wheel, for this machine)"
@@ -92,6 +101,7 @@ mkdir -p "$OUT"
 python3 "$REPO/build/build.py" --out "$OUT" --voice-only
 
 step "Nuitka build (Python under emulation, C through zig)"
-EDGESAY_ROOT_BIND="$REPO:/src $OUT:/out" "$HERE/root.sh" run "$ROOT" \
-    sh -c "cd /src && python3 build/build.py --out /out --jobs $JOBS --lto no --nuitka-arg=--zig"
+EDGESAY_ROOT_BIND="$REPO:/src $OUT:/out $RUNTIME:/runtime" "$HERE/root.sh" run "$ROOT" \
+    sh -c "cd /src && python3 build/build.py --out /out --jobs $JOBS --lto no --nuitka-arg=--zig \
+        --zig /opt/zig/zig --runtime-root /runtime"
 step "done: $OUT/edgesay"

@@ -45,10 +45,20 @@ class Request:
     output_file: Path | None = None
 
 
+def cache_note() -> str:
+    """Where this edgesay keeps its cache (prepared voices, espeak-ng languages, the binary's
+    unpacked program), and how that was decided."""
+    from ..system import paths
+
+    return (f"\ncache: {paths.cache_dir()}\n  ($EDGESAY_CACHE_DIR, else $XDG_CACHE_HOME/edgesay, else ~/.cache/edgesay "
+            "if the home is writable, else $TMPDIR/edgesay-UID/edgesay; the binary unpacks itself into its bin/ "
+            "folder, EDGESAY_CACHE_DIR aside)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="edgesay", description="Text to speech for edge devices, with any Piper voice.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES + cache_note(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--text", "-t", help="text to speak (otherwise stdin, one utterance per line)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", "--output-file", "-f", dest="output",

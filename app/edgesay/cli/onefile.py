@@ -5,6 +5,7 @@ cached onefile mode) and starts from there afterwards. Each new build has a new 
 without this the cache would keep every binary ever run on the device (about 100 MB each).
 """
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,15 @@ def in_binary() -> bool:
     there; some of edgesay's modules are bytecode in the binary (build/options.toml), and have
     no `__compiled__` of their own."""
     return "__compiled__" in globals()
+
+
+def name_process() -> None:
+    """Call the process `edgesay` in ps, top and killall. The binary's program is started by the
+    glibc loader it carries (build/runtime.py), so the kernel named the process after the loader."""
+    if in_binary():
+        # Without /proc (or with an emulator's) only the name in ps is affected.
+        with contextlib.suppress(OSError):
+            Path("/proc/self/comm").write_text("edgesay")
 
 
 def extraction_dir() -> Path | None:

@@ -15,8 +15,10 @@ from ..voice.files import ONNX_SUFFIX, SUFFIX, VoiceFiles, config_beside
 
 def voice_dirs() -> list[Path]:
     extra = os.environ.get("EDGESAY_VOICE_DIR")
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return [Path(p) for p in ([extra] if extra else [])] + [Path.cwd(), Path(data) / "edgesay" / "voices"]
+    data = os.environ.get("XDG_DATA_HOME", "")
+    user_home = paths.home()
+    shared = Path(data) if data.startswith("/") else user_home / ".local" / "share" if user_home else None
+    return ([Path(extra)] if extra else []) + [Path.cwd()] + ([shared / "edgesay" / "voices"] if shared else [])
 
 
 def resolve(voice: str | None, config: str | None = None) -> VoiceFiles | None:

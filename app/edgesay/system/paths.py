@@ -2,8 +2,9 @@
 
 Package data (espeak-ng's, the calibration text, the embedded voice) sits in `edgesay/data/`.
 Inside the Nuitka binary it sits next to the compiled modules in the same layout, so looking it
-up relative to the package works in both worlds. User caches go under XDG_CACHE_HOME, and
-EDGESAY_CACHE_DIR overrides that (tests use it to stay out of the user's home).
+up relative to the package works in both worlds. User caches go under `cache_base()` (XDG_CACHE_HOME,
+a writable home, or a private folder under TMPDIR), and EDGESAY_CACHE_DIR overrides that (tests use
+it to stay out of the user's home).
 """
 
 import importlib.util
@@ -71,9 +72,36 @@ def embedded_bundle() -> Path | None:
     return EMBEDDED_BUNDLE if EMBEDDED_BUNDLE.is_file() else None
 
 
+def home() -> Path | None:
+    """$HOME, else the passwd entry's home; None in an empty root or for a user without one."""
+    found: str | None = os.environ.get("HOME", "")
+    if not found or not found.startswith("/"):
+        import pwd
+
+        try:
+            found = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:
+            found = None
+    return Path(found) if found and found.startswith("/") else None
+
+
+def cache_base() -> Path:
+    """The user's cache folder: $XDG_CACHE_HOME, else .cache in the home if this user can write
+    it, else $TMPDIR/edgesay-<uid> (an empty root, a minimal container, a service account with
+    no home). The binary's bootstrap follows the same rule in C (build/onefile_fastpath.py)
+    where it unpacks itself, and makes that last folder private."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg.startswith("/"):
+        return Path(xdg)
+    user_home = home()
+    if user_home is not None and os.access(user_home, os.W_OK):
+        return user_home / ".cache"
+    tmp = os.environ.get("TMPDIR", "")
+    return Path(tmp if tmp.startswith("/") else "/tmp") / f"edgesay-{os.getuid()}"
+
+
 def cache_dir() -> Path:
     override = os.environ.get("EDGESAY_CACHE_DIR")
     if override:
         return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edgesay"
+    return cache_base() / "edgesay"
