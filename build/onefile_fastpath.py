@@ -237,6 +237,53 @@ _COMPILER_ANCHOR = "    scons_options, env_values = getCommonSconsOptions()\n"
 _COMPILER_PATCH = _COMPILER_ANCHOR + \
     "    env_values['CC'] = os.environ['EDGESAY_BOOTSTRAP_ZIG']  # edgesay: a static bootstrap\n"
 
+# Nuitka turns its own folder's path into a wide string with the environment's locale, else
+# C.UTF-8, and aborts when neither exists: exactly the case of the carried glibc on a musl system or
+# in an empty root with LANG set (the device's locale files are not ours to read). Linux paths are
+# bytes, almost always UTF-8: decode them as such before giving up.
+_WIDE_ANCHOR = """    if (!converted) {
+        abort();
+    }
+#else
+"""
+_WIDE_PATCH = """    if (!converted) {
+        // edgesay: no usable locale at all; decode UTF-8 by hand.
+        unsigned char const *byte = (unsigned char const *)source;
+        size_t written = 0;
+        converted = true;
+        while (*byte != 0) {
+            unsigned long code = *byte;
+            int more = code < 0x80 ? 0 : (code & 0xE0) == 0xC0 ? 1 : (code & 0xF0) == 0xE0 ? 2
+                     : (code & 0xF8) == 0xF0 ? 3 : -1;
+            if (more < 0 || written + 1 >= buffer_size) {
+                converted = false;
+                break;
+            }
+            code &= more == 0 ? 0x7F : (0x3F >> more);
+            byte++;
+            for (int i = 0; i < more; i++, byte++) {
+                if ((*byte & 0xC0) != 0x80) {
+                    more = -1;
+                    break;
+                }
+                code = (code << 6) | (*byte & 0x3F);
+            }
+            if (more < 0) {
+                converted = false;
+                break;
+            }
+            target[written++] = (wchar_t)code;
+        }
+        if (converted) {
+            target[written] = 0;
+        }
+    }
+    if (!converted) {
+        abort();
+    }
+#else
+"""
+
 PATCHES = {
     "build/static_src/OnefileBootstrap.c": (
         (_LOOP_ANCHOR, _LOOP_PATCH), (_FOR, _FOR_PATCHED), (_END_ANCHOR, _END_PATCH),
@@ -244,6 +291,7 @@ PATCHES = {
         (_FORK, _FORK_PATCH)),
     "build/static_src/HelpersFilesystemPaths.c": (
         (_CACHE_ANCHOR, _CACHE_PATCH), (_CACHE_FUNCTION_ANCHOR, _CACHE_FUNCTION)),
+    "build/static_src/HelpersSafeStrings.c": ((_WIDE_ANCHOR, _WIDE_PATCH),),
     "freezer/Onefile.py": ((_COMPILER_ANCHOR, _COMPILER_PATCH),),
 }
 

@@ -55,7 +55,8 @@ def run_in(root: Path, *args: str, stdin: bytes | None = None, timeout: float = 
             if not os.path.ismount(target):
                 subprocess.run([*command, str(target)], check=True)
                 mounted.append(target)
-        return subprocess.run(["chroot", str(root), *args], input=stdin, capture_output=True, timeout=timeout,
+        chroot = shutil.which("chroot") or "/usr/sbin/chroot"  # looked up here, not in ENV's PATH
+        return subprocess.run([chroot, str(root), *args], input=stdin, capture_output=True, timeout=timeout,
                               env={**ENV, **(env or {})})
     finally:
         for target in reversed(mounted):
