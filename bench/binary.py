@@ -1,7 +1,10 @@
 """The binary against Piper's CLI: wall time of a whole `--text "Hello." -o x.wav` from a cold
 process, side by side, interleaved, medians. Also the binary's first start (unpacking) and size.
 
-    python3 bench/binary.py [--binary build/out/<machine>/edgesay] [--reps 7]
+    python3 bench/binary.py [--binary build/out/<machine>/edgesay] [--reps 7] [--before OLD_BINARY]
+
+`--before` times an earlier build in the same rounds (e.g. the last one that used the device's
+C library, before the binary carried its own loader and glibc): the start-up ratio new/old.
 
 "Second start" is what a user sees every time after the first: the binary has unpacked itself
 into its cache directory already. Piper runs as its `piper` command (piper-tts 1.8.0, Python),
@@ -34,6 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", type=Path, default=ROOT / "build" / "out" / platform.machine() / "edgesay")
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--before", type=Path, help="an earlier binary to time in the same rounds")
     args = parser.parse_args()
     if not args.binary.is_file():
         raise SystemExit(f"bench/binary.py: no binary at {args.binary}; run `just build` first")
@@ -52,10 +56,14 @@ def main() -> int:
         first_start = timed(ours, env)  # unpacks into the empty cache
         unpacked = sum(p.stat().st_size for p in (Path(scratch) / "cache").rglob("*") if p.is_file())
         timed(theirs, env)  # warms the page cache for Piper's files as the first run did for ours
-        times: dict[str, list[float]] = {"edgesay": [], "piper": []}
+        commands = {"edgesay": ours, "piper": theirs}
+        if args.before:
+            commands["before"] = [str(args.before), "--text", TEXT, "-o", out]
+            timed(commands["before"], env)  # its own unpacking
+        times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.reps):
-            times["edgesay"].append(timed(ours, env))
-            times["piper"].append(timed(theirs, env))
+            for name, command in commands.items():
+                times[name].append(timed(command, env))
     medians = {name: statistics.median(values) for name, values in times.items()}
     record = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "text": TEXT, "reps": args.reps,
@@ -65,6 +73,10 @@ def main() -> int:
         "ratio": round(medians["edgesay"] / medians["piper"], 3),
         "all": {name: [round(v, 3) for v in values] for name, values in times.items()},
     }
+    if args.before:
+        record |= {"before": str(args.before), "before_bytes": args.before.stat().st_size,
+                   "before_median_s": round(medians["before"], 3),
+                   "ratio_to_before": round(medians["edgesay"] / medians["before"], 3)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "binary.json").write_text(json.dumps(record, indent=1) + "\n")
     table = (f"| | edgesay binary | Piper CLI | ratio |\n|---|---|---|---|\n"
@@ -72,6 +84,9 @@ def main() -> int:
              f"{medians['edgesay']:.2f} s | {medians['piper']:.2f} s | {record['ratio']:.2f} |\n"
              f"| first start (unpacks {unpacked / 1e6:.0f} MB once) | {first_start:.2f} s | | |\n"
              f"| size | {args.binary.stat().st_size / 1e6:.1f} MB | | |\n")
+    if args.before:
+        table += (f"\nAgainst `{args.before}` ({args.before.stat().st_size / 1e6:.1f} MB), same rounds: "
+                  f"{medians['edgesay']:.3f} s vs {medians['before']:.3f} s, ratio {record['ratio_to_before']:.2f}\n")
     (RESULTS / "binary.md").write_text(table)
     print(table)
     return 0

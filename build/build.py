@@ -40,7 +40,7 @@ from edgesay.voice import formats, levels  # noqa: E402
 from edgesay.voice.bundle import Bundle, subset  # noqa: E402
 from elf_floor import glibc_floor  # noqa: E402
 from onefile_fastpath import patched_nuitka  # noqa: E402
-from runtime import glibc_version, read_elf  # noqa: E402
+from runtime import glibc_version, minimum_kernel, read_elf  # noqa: E402
 
 # Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
 PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "piper-tts", "textual",
@@ -206,7 +206,7 @@ def main() -> int:
         "build_id": ident, "seconds": round(seconds, 1), "size_bytes": binary.stat().st_size,
         "voice_levels": LEVELS, "voice_bytes": voice.stat().st_size, "machine": platform.machine(),
         "python": platform.python_version(), "lto": args.lto, "jobs": args.jobs,
-        "bootstrap": "static", "runtime_glibc": glibc_version(dist),
+        "bootstrap": "static", "runtime_glibc": glibc_version(dist), "minimum_kernel": minimum_kernel(dist),
         "runtime_root": str(args.runtime_root), "program_glibc_floor": floor.highest,
         "glibc_by_file": floor.by_file,
         "packages": {name: _version(name) for name in PINNED},

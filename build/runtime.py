@@ -205,6 +205,23 @@ def glibc_version(dist: Path) -> str | None:
     return max(versions, key=lambda v: tuple(int(part) for part in v.split("."))) if versions else None
 
 
+def minimum_kernel(dist: Path) -> str | None:
+    """The oldest Linux the carried glibc runs on: its libc's NT_GNU_ABI_TAG note (glibc's
+    configured minimum; 3.7.0 for aarch64, 3.2.0 for x86_64 in Debian bookworm)."""
+    try:
+        with (dist / RUNTIME_DIR / "libc.so.6").open("rb") as handle:
+            for section in ELFFile(handle).iter_sections():
+                if section.header.sh_type != "SHT_NOTE":
+                    continue
+                for note in section.iter_notes():  # type: ignore[attr-defined]
+                    if note["n_type"] == "NT_GNU_ABI_TAG":
+                        desc = note["n_desc"]
+                        return f"{desc['abi_major']}.{desc['abi_minor']}.{desc['abi_tiny']}"
+    except (OSError, ELFError):
+        pass
+    return None
+
+
 def main() -> int:
     if len(sys.argv) != 3 or sys.argv[1] != "check":
         print(__doc__, file=sys.stderr)
