@@ -234,8 +234,10 @@ static void edgesayCacheBase(char *base, size_t size) {
 # The onefile bootstrap gets its own compiler (the static musl zig of build.py), whatever
 # compiles the program.
 _COMPILER_ANCHOR = "    scons_options, env_values = getCommonSconsOptions()\n"
+# (Both: with --zig, Nuitka links with `zig_exe_path` whatever compiles.)
 _COMPILER_PATCH = _COMPILER_ANCHOR + \
-    "    env_values['CC'] = os.environ['EDGESAY_BOOTSTRAP_ZIG']  # edgesay: a static bootstrap\n"
+    "    env_values['CC'] = os.environ['EDGESAY_BOOTSTRAP_ZIG']  # edgesay: a static bootstrap\n" \
+    "    scons_options['zig_exe_path'] = env_values['CC']\n"
 
 # Nuitka turns its own folder's path into a wide string with the environment's locale, else
 # C.UTF-8, and aborts when neither exists: exactly the case of the carried glibc on a musl system or

@@ -36,6 +36,7 @@ def musl_root(cache: Path, machine: str, binary: Path) -> Path:
         subprocess.run(["bash", str(PACKAGES), DEBIAN_ARCH[machine], "bookworm", str(root), "musl", "busybox-static"],
                        check=True)
         subprocess.run(["chroot", str(root), "/bin/busybox", "--install", "-s", "/bin"], check=True)
+    shutil.rmtree(root / "tmp", ignore_errors=True)  # the last run's unpacked binary (and its glibc)
     for name in ("proc", "dev", "tmp", "usr/local/bin"):
         (root / name).mkdir(parents=True, exist_ok=True)
     (root / "tmp").chmod(0o1777)
