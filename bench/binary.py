@@ -57,13 +57,16 @@ def main() -> int:
         unpacked = sum(p.stat().st_size for p in (Path(scratch) / "cache").rglob("*") if p.is_file())
         timed(theirs, env)  # warms the page cache for Piper's files as the first run did for ours
         commands = {"edgesay": ours, "piper": theirs}
+        envs = {"edgesay": env, "piper": env}
         if args.before:
+            # Its own cache: each build deletes the other builds' unpacked copies when it starts.
             commands["before"] = [str(args.before), "--text", TEXT, "-o", out]
-            timed(commands["before"], env)  # its own unpacking
+            envs["before"] = {**os.environ, "XDG_CACHE_HOME": str(Path(scratch) / "cache-before")}
+            timed(commands["before"], envs["before"])  # its own unpacking
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.reps):
             for name, command in commands.items():
-                times[name].append(timed(command, env))
+                times[name].append(timed(command, envs[name]))
     medians = {name: statistics.median(values) for name, values in times.items()}
     record = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "text": TEXT, "reps": args.reps,
