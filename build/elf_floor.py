@@ -1,7 +1,8 @@
 """The glibc floor of a set of ELF files: the highest GLIBC_x.y symbol version any of them needs.
 
-Reads the version-needs section with pyelftools, so it works on aarch64 files from an x86_64
-machine (no cross objdump), and on the unpacked payload of a onefile build.
+Reads the version-needs section with pyelftools (build/runtime.py's read_elf), so it works on
+aarch64 files from an x86_64 machine (no cross objdump), and on the unpacked payload of a onefile
+build.
 
     python3 build/elf_floor.py FILE_OR_DIR...
 """
@@ -10,9 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
+from runtime import read_elf
 
 
 @dataclass(frozen=True)
@@ -27,21 +26,11 @@ def _key(version: str) -> tuple[int, ...]:
 
 def glibc_needs(path: Path) -> list[str]:
     """GLIBC versions `path` asks for; [] for non-ELF files and ELF files without version needs."""
-    try:
-        with path.open("rb") as handle:
-            if handle.read(4) != b"\x7fELF":
-                return []
-            handle.seek(0)
-            elf = ELFFile(handle)
-            needs = []
-            for section in elf.iter_sections():
-                if isinstance(section, GNUVerNeedSection):
-                    for _, auxiliaries in section.iter_versions():
-                        needs += [aux.name[len("GLIBC_"):] for aux in auxiliaries
-                                  if aux.name.startswith("GLIBC_2")]
-            return needs
-    except (OSError, ELFError):
+    elf = read_elf(path)
+    if elf is None:
         return []
+    return [version[len("GLIBC_"):] for versions in elf.version_needs.values() for version in versions
+            if version.startswith("GLIBC_2")]
 
 
 def glibc_floor(paths: list[Path]) -> Floor:

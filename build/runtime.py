@@ -136,6 +136,7 @@ def check(dist: Path) -> list[str]:
     if loader is None:
         problems.append(f"no loader {LOADER} in {dist}")
     preloaded = {loader.soname} if loader and loader.soname else set()
+    libraries: dict[Path, Elf | None] = {}  # libc and friends are needed by nearly every file
     for elf in elves:
         where = elf.path.relative_to(dist)
         for name in elf.needed:
@@ -145,7 +146,9 @@ def check(dist: Path) -> list[str]:
             if found is None:
                 problems.append(f"{where}: needs {name}, which is not in the bundle")
                 continue
-            library = read_elf(found)
+            if found not in libraries:
+                libraries[found] = read_elf(found)
+            library = libraries[found]
             missing = elf.version_needs.get(name, set()) - (library.version_defs if library else set())
             if missing:
                 problems.append(f"{where}: needs {', '.join(sorted(missing))} from {name}, "
