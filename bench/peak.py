@@ -100,7 +100,7 @@ def level_macs(quality: str, lines: list[str]) -> dict[str, float]:
 
     split = load_level(None, quality).split
     graphs = [g.read() if isinstance(g, StoredGraph) else Path(g).read_bytes() if isinstance(g, Path) else g
-              for g in (split.latent, split.flow, split.decoder)]
+              for g in (split.latent, split.flow, split.decoder, split.decoder_tail) if g is not None]
     weights = weight_shapes(graphs)
     with tempfile.TemporaryDirectory(prefix="edgesay-macs-") as scratch:
         os.chdir(scratch)  # profiles are written to the working directory
@@ -108,7 +108,8 @@ def level_macs(quality: str, lines: list[str]) -> dict[str, float]:
             # Profiled sessions run the graphs with basic optimizations, so the profile names their nodes.
             engine = Engine.load(threads=1, quality=quality, warm=False, profile=True)
             samples = sum(chunk.samples.size for text in lines for chunk in engine.synthesize(text))
-            sessions = [engine.sessions.latent, engine.sessions.flow, engine.sessions.decoder]
+            sessions = [s for s in (engine.sessions.latent, engine.sessions.flow, engine.sessions.decoder,
+                                    engine.sessions.decoder_tail) if s is not None]
             totals = [profile_macs(Path(session.end_profiling()), weights) for session in sessions]
         finally:
             os.chdir(ROOT)

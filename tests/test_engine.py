@@ -35,6 +35,38 @@ def test_windowed_streaming_equals_whole_sentence_decoding(engine) -> None:  # t
     assert np.abs(ours.astype(np.int32) - reference).max() <= 2
 
 
+@pytest.mark.parametrize("quality", ["reference", "balanced", "fast"])
+def test_every_level_decodes_with_a_head_and_a_tail_that_needs_little_context(quality: str) -> None:
+    # The cut (prepare/split.py) moves nearly all of the decoder's context into its cheap head.
+    from edgesay.loading.store import load_level
+
+    split = load_level(None, quality).split
+    assert split.decoder_tail is not None and split.cut_rate == 8
+    assert 1 <= split.tail_pad <= 2 < split.head_pad <= split.decoder_pad
+    assert split.window_pad <= split.decoder_pad + 2
+
+
+def test_windowed_head_and_tail_equal_one_run_over_the_sentence(default_bundle) -> None:  # type: ignore[no-untyped-def]
+    # INT8 graphs, no compensation, no noise: streamed windows (flow and cut decoder) against the
+    # same sessions run once over the whole sentence. Only float rounding may differ.
+    from edgesay import Engine
+    from edgesay.runtime.audio import to_pcm16
+    from edgesay.runtime.windows import Window
+
+    engine = Engine.load(threads=2, quality="balanced", compensate=False)
+    ours = speak(engine, LONG, noise_scale=0, noise_w=0)
+    (sentence,) = text_to_sentences(LONG)
+    settings = SynthesisSettings(noise_scale=0, noise_w=0)
+    z_p = engine.latent.run(engine.sentence_ids(sentence), settings.scales(engine.config), None)
+    z = engine.streamer.whole_flow(z_p)
+    frames = z.shape[2]
+    whole, offset = engine.streamer.decode(z, Window(0, frames, 0, frames))
+    assert offset == 0
+    reference = to_pcm16(whole.reshape(-1), 1.0, engine.pool)
+    assert ours.shape == reference.shape
+    assert np.abs(ours.astype(np.int32) - reference).max() <= 2
+
+
 def test_long_sentence_streams_in_many_chunks_first_one_small(engine) -> None:  # type: ignore[no-untyped-def]
     chunks = list(c.samples.size for c in engine.synthesize(LONG))
     hop = engine.split.hop

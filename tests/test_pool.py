@@ -26,3 +26,17 @@ def test_lend_gives_back_on_error() -> None:
 def test_foreign_arrays_are_refused() -> None:
     with pytest.raises(ValueError):
         BufferPool().give(np.zeros(10))
+
+
+def test_requests_with_room_share_one_class_whatever_their_length() -> None:
+    # A window of any length (the last one of a sentence is as short as what is left) reuses
+    # the buffer its longest sibling made: one miss, then hits.
+    pool = BufferPool()
+    for length in (130, 13, 77, 1, 130, 64):
+        with pool.lend((1, 192, length), room=192 * 130) as x:
+            assert x.shape == (1, 192, length)
+    assert (pool.stats().misses, pool.stats().hits) == (1, 5)
+    for length in (130, 13):  # without room, a short one needs a class of its own
+        with pool.lend((1, 192, length)):
+            pass
+    assert pool.stats().misses == 2

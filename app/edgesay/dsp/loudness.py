@@ -40,6 +40,7 @@ class Limiter:
 
     sample_rate: int
     pool: BufferPool
+    room: int = 0  # the longest chunk it is given (BufferPool.take): one size class for all
     gain: float = 1.0  # where the last chunk left it
     _attack: float = field(init=False)
     _release: float = field(init=False)
@@ -55,7 +56,8 @@ class Limiter:
         count = audio.size
         if count == 0:
             return
-        with self.pool.lend((count,), np.float32) as need, self.pool.lend((count,), np.float32) as ramp:
+        with self.pool.lend((count,), np.float32, self.room) as need, \
+                self.pool.lend((count,), np.float32, self.room) as ramp:
             np.abs(audio, out=need)
             if self.gain >= 1.0 and float(need.max()) <= CEILING:
                 return  # the common case: nothing near full scale, nothing held down

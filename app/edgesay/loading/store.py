@@ -101,5 +101,5 @@ def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress
         check_can_prepare(model)
         from ..prepare.split import split_voice
 
-        return VoiceLevel(parsed, split_voice(model, paths.cache_dir()), None, quality)
+        return VoiceLevel(parsed, split_voice(model, paths.cache_dir(), cut=True), None, quality)
     return Bundle.read(prepared_bundle(model, config, progress)).level(quality)

@@ -1,6 +1,6 @@
 """Turn a Piper voice (FP32 .onnx + .onnx.json) into an edgesay bundle with every quality level.
 
-    split -> calibration latents -> quantize (flow, decoders) -> compensation -> optimize -> pack
+    split -> calibration latents -> quantize (flow, decoders) -> compensation -> cut -> optimize -> pack
 
 Which graphs and compensations to make follows the table of levels (voice/levels.py). The
 engine runs this when it meets a voice with no bundle yet (once, then cached), and `models/`
@@ -24,12 +24,12 @@ from ..voice import formats, levels
 from ..voice.bundle import BundleSpec, Level, compensation_part
 from ..voice.config import VoiceConfig
 from ..voice.graphs import SplitVoice
-from ..voice.levels import FP32, INT8, MIXED, compensation_part_name, graph_part
+from ..voice.levels import DECODER_HEAD, DECODER_TAIL, FP32, INT8, MIXED, compensation_part_name, graph_part
 from . import polyphase, steps
 from .calibrate import Latents, calibrate_compensation, calibration_latents, decode_all, windows
 from .optimize import optimize
 from .quantize import Plan, decoder_last_stage, quantize
-from .split import split_voice
+from .split import cut_graph, split_voice
 
 Progress = Callable[[str], None]
 Feed = dict[str, np.ndarray]
@@ -107,6 +107,10 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
     progress(steps.OPTIMIZE)
     parts = {graph_part("latent", FP32): optimize(fp32["latent"])}
     parts |= {graph_part("flow", precision): optimize(graph) for precision, graph in flows.items()}
-    parts |= {graph_part("decoder", precision): optimize(graph) for precision, graph in decoders.items()}
+    for precision, graph in decoders.items():
+        # Cut only now: quantization and the compensation's fit saw the whole decoder.
+        head, tail = cut_graph(graph)
+        parts[graph_part(DECODER_HEAD, precision)] = optimize(head)
+        parts[graph_part(DECODER_TAIL, precision)] = optimize(tail)
     raw_config = json.loads(config_path.read_text(encoding="utf-8"))
     return bundle_spec(split, raw_config, parts, compensations, {"source": model.name}, voice_gain(reference))

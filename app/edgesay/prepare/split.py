@@ -13,6 +13,7 @@ the graphs' inputs by name whatever the exporter called them.
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -22,7 +23,7 @@ from ..errors import VoiceError
 from ..runtime.sessions import open_session, session_options
 from ..system.files import PendingDir, PendingFile
 from ..voice import formats
-from ..voice.graphs import TENSORS, SplitVoice
+from ..voice.graphs import DECODER_CUT, TENSORS, SplitVoice
 
 PROBE_FRAMES = 160
 PROBE_THREADS = 2
@@ -48,6 +49,36 @@ def _split_points(model) -> tuple[str, str, str]:
     if "Add" not in by_op or "Cast" not in by_op:
         raise VoiceError(f"cannot find the flow's inputs in this voice (found {sorted(by_op)})")
     return by_op["Add"], by_op["Cast"], dec_in
+
+
+def _decoder_cut(model) -> str:
+    """The tensor entering the decoder's second upsampler (through its LeakyReLU): the head
+    before it (conv_pre, the first upsampler and its residual blocks) is a fifth of the
+    decoder's work but needs nearly all its context; the tail after it runs at 8x to 256x the
+    frame rate and needs a frame or two."""
+    producers = _producers(model.graph)
+    ups = [n for n in model.graph.node if n.op_type == "ConvTranspose" and n.name.startswith("/dec/")]
+    if len(ups) < 2:
+        raise VoiceError("the voice's decoder has fewer than two upsampling layers")
+    before: Any = producers.get(ups[1].input[0])
+    return before.input[0] if before is not None and before.op_type == "LeakyRelu" else ups[1].input[0]
+
+
+def cut_decoder(decoder: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+    """A decoder graph (FP32 or quantized, with the tensor named DECODER_CUT) as head and tail.
+    The tail takes the speaker too if the voice has several (Piper's only use it in the head)."""
+    inputs = [i.name for i in decoder.graph.input]
+    sid = ["sid"] if "sid" in inputs else []
+    extractor = Extractor(decoder)
+    output = decoder.graph.output[0].name
+    head = extractor.extract_model([TENSORS[2], *sid], [DECODER_CUT])
+    tail = extractor.extract_model([DECODER_CUT, *sid], [output])
+    return head, tail
+
+
+def cut_graph(decoder: bytes) -> tuple[bytes, bytes]:
+    head, tail = cut_decoder(onnx.load_from_string(decoder))
+    return head.SerializeToString(), tail.SerializeToString()
 
 
 def _noise(shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -103,13 +134,13 @@ def _split(model_path: Path, out: Path) -> None:
         model = onnx.load(str(model_path))
     except Exception as exc:  # onnx raises DecodeError, ValueError, OSError...
         raise VoiceError(f"voice model {model_path} is not a readable ONNX file: {exc}") from exc
-    cut = _split_points(model)
+    cut = (*_split_points(model), _decoder_cut(model))
     known = {v.name for v in model.graph.value_info}
     if not set(cut) <= known:
         # The extractor needs the shapes of the tensors it cuts at; Piper's own exports
         # carry them, a fresh torch export may not.
         model = onnx.shape_inference.infer_shapes(model)
-    _rename(model, dict(zip(cut, TENSORS, strict=True)))
+    _rename(model, dict(zip(cut, (*TENSORS, DECODER_CUT), strict=True)))
     z_p, y_mask, z = TENSORS
     inputs = [i.name for i in model.graph.input]
     sid = ["sid"] if "sid" in inputs else []
@@ -119,6 +150,7 @@ def _split(model_path: Path, out: Path) -> None:
         "flow": extractor.extract_model([z_p, y_mask, *sid], [z]),
         "decoder": extractor.extract_model([z, *sid], [model.graph.output[0].name]),
     }
+    parts["decoder_head"], parts["decoder_tail"] = cut_decoder(parts["decoder"])
     for name, part in parts.items():
         with PendingFile(out / f"{name}.onnx") as pending:
             onnx.save(part, str(pending.tmp))
@@ -126,6 +158,8 @@ def _split(model_path: Path, out: Path) -> None:
     options = session_options(PROBE_THREADS)
     flow = open_session(out / "flow.onnx", options)
     decoder = open_session(out / "decoder.onnx", options)
+    head = open_session(out / "decoder_head.onnx", options)
+    tail = open_session(out / "decoder_tail.onnx", options)
     channels = _latent_channels(parts["decoder"])
     sid_feed = {"sid": np.zeros(1, dtype=np.int64)} if sid else {}
 
@@ -136,13 +170,27 @@ def _split(model_path: Path, out: Path) -> None:
     def run_decoder(x: np.ndarray) -> np.ndarray:
         return decoder.run(None, {z: x, **sid_feed})[0]
 
+    def run_head(x: np.ndarray) -> np.ndarray:
+        return head.run(None, {z: x, **sid_feed})[0]
+
+    def run_tail(x: np.ndarray) -> np.ndarray:
+        return tail.run(None, {DECODER_CUT: x, **sid_feed})[0]
+
     hop = run_decoder(np.zeros((1, channels, 4), np.float32)).size // 4
+    h = run_head(np.zeros((1, channels, 4), np.float32))
+    rate, cut_channels = h.shape[2] // 4, h.shape[1]
+    # The tail's reach in samples of h (each makes hop // rate audio samples), then in frames.
+    tail_reach = _receptive_pad(run_tail, PROBE_FRAMES, cut_channels, hop // rate)
     meta = {
         "format": formats.SPLIT,
         "channels": channels,
         "hop": hop,
         "flow_pad": _receptive_pad(run_flow, PROBE_FRAMES, channels, 1),
         "decoder_pad": _receptive_pad(run_decoder, PROBE_FRAMES, channels, hop),
+        "cut_rate": rate,
+        "cut_channels": cut_channels,
+        "head_pad": _receptive_pad(run_head, PROBE_FRAMES, channels, rate),
+        "tail_pad": -(-tail_reach // rate),
         "multi_speaker": bool(sid),
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -154,20 +202,24 @@ def _latent_channels(decoder_model: onnx.ModelProto) -> int:
     return int(weight.dims[1])
 
 
-def _load(folder: Path) -> SplitVoice:
+def _load(folder: Path, cut: bool) -> SplitVoice:
     meta = json.loads((folder / "meta.json").read_text())
     if meta.get("format") != formats.SPLIT:
         raise ValueError("old split format")
+    if cut:
+        return SplitVoice.from_meta(folder / "latent.onnx", folder / "flow.onnx", folder / "decoder_head.onnx", meta,
+                                    folder / "decoder_tail.onnx")
     return SplitVoice.from_meta(folder / "latent.onnx", folder / "flow.onnx", folder / "decoder.onnx", meta)
 
 
-def split_voice(model_path: Path, cache: Path) -> SplitVoice:
-    """The split graphs for `model_path`, made once and then read from `cache`."""
+def split_voice(model_path: Path, cache: Path, cut: bool = False) -> SplitVoice:
+    """The split graphs for `model_path`, made once and then read from `cache`; `cut`: the
+    decoder as head and tail (to run), else whole (to quantize and calibrate)."""
     if not model_path.is_file():
         raise VoiceError(f"voice model {model_path} does not exist")
     folder = cache / "voices" / _cache_key(model_path)
     try:
-        return _load(folder)
+        return _load(folder, cut)
     except (OSError, ValueError, KeyError, json.JSONDecodeError):
         pass
     try:
@@ -180,6 +232,6 @@ def split_voice(model_path: Path, cache: Path) -> SplitVoice:
             except Exception as exc:  # onnx and onnxruntime raise many types for a bad graph
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise VoiceError(f"voice model {model_path} cannot be split for streaming: {first}") from exc
-        return _load(folder)
+        return _load(folder, cut)
     except OSError as exc:
         raise VoiceError(f"cannot write the voice cache in {cache}: {exc.strerror or exc}") from exc

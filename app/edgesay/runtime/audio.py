@@ -36,12 +36,13 @@ class AudioChunk:
         return len(self.samples) / self.sample_rate
 
 
-def to_pcm16(samples: np.ndarray, volume: float, pool: BufferPool) -> np.ndarray:
-    """Float [-1, 1] -> int16, as Piper does it (scale, clip, truncate), into a pooled array."""
+def to_pcm16(samples: np.ndarray, volume: float, pool: BufferPool, room: int = 0) -> np.ndarray:
+    """Float [-1, 1] -> int16, as Piper does it (scale, clip, truncate), into a pooled array.
+    `room`: the most samples a call is given (BufferPool.take)."""
     flat = samples.reshape(-1)
-    with pool.lend(flat.shape, np.float32) as scaled:
+    with pool.lend(flat.shape, np.float32, room) as scaled:
         np.multiply(flat, np.float32(32767.0 * volume), out=scaled)
         np.clip(scaled, -32768.0, 32767.0, out=scaled)
-        pcm = pool.take(flat.shape, np.int16)
+        pcm = pool.take(flat.shape, np.int16, room)
         np.copyto(pcm, scaled, casting="unsafe")
     return pcm

@@ -44,15 +44,20 @@ class Engine:
         self.sessions = sessions
         self.pool = BufferPool()
         self.latent = Latent(sessions.latent)
-        self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool)
         self.espeak = Espeak.installed()
         if self.config.phoneme_type == ESPEAK:
             self.espeak.check_voice(self.config.espeak_voice)  # a language espeak-ng lacks: refused now
         self.frontend = self.config.frontend(self.espeak)
-        self._decoder_sizes = decoder_sizes(self.split.decoder_pad)
-        self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.decoder_pad)
+        self._decoder_sizes = decoder_sizes(self.split.window_pad)
+        self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.window_pad)
+        self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool, sessions.decoder_tail,
+                                 self._flow_sizes.size, self._decoder_sizes.size)
         self.gain = level.gain  # the voice's loudness gain, measured when it was prepared
-        self.limiter = Limiter(self.config.sample_rate, self.pool)
+        # The most samples one chunk holds: a whole window and the compensation's tail. Every
+        # chunk's buffers come from the pool's class for that, so a short last window needs
+        # no new buffer.
+        self._chunk_room = self._decoder_sizes.size * self.split.hop + N_FFT
+        self.limiter = Limiter(self.config.sample_rate, self.pool, self._chunk_room)
         self.compensator = None
         if level.compensation is not None and compensate:
             # A window keeps at most all its frames (the last one, aligned to the end).
@@ -101,9 +106,9 @@ class Engine:
                     ready = flow_window.keep_stop
                     timings.flow += time.perf_counter() - t0
                 t0 = time.perf_counter()
-                samples = self.streamer.decode(z, window)
-                hop = self.split.hop
-                first, last = (window.keep_start - window.start) * hop, (window.keep_stop - window.start) * hop
+                samples, offset = self.streamer.decode(z, window)
+                hop, start = self.split.hop, window.start + offset  # the frame samples[0] belongs to
+                first, last = (window.keep_start - start) * hop, (window.keep_stop - start) * hop
                 kept = samples.reshape(-1)[first:last]
                 try:
                     pcm = self._finish_audio(kept, settings, n == len(windows) - 1, timings)
@@ -133,7 +138,7 @@ class Engine:
         timings.compensation += time.perf_counter() - t0
         if not last:
             return self._to_pcm(head, settings)
-        with self.pool.lend((len(samples) + N_FFT,)) as joined:
+        with self.pool.lend((len(samples) + N_FFT,), room=self._chunk_room) as joined:
             count = len(head)
             joined[:count] = head
             t0 = time.perf_counter()
@@ -144,11 +149,11 @@ class Engine:
 
     def _to_pcm(self, samples: np.ndarray, settings: SynthesisSettings) -> np.ndarray:
         if not settings.normalize:
-            return to_pcm16(samples, settings.volume, self.pool)
-        with self.pool.lend((samples.size,), np.float32) as loud:
+            return to_pcm16(samples, settings.volume, self.pool, self._chunk_room)
+        with self.pool.lend((samples.size,), np.float32, self._chunk_room) as loud:
             np.multiply(samples.reshape(-1), np.float32(self.gain * settings.volume), out=loud)
             self.limiter.process(loud)
-            return to_pcm16(loud, 1.0, self.pool)
+            return to_pcm16(loud, 1.0, self.pool, self._chunk_room)
 
     def reserve(self) -> None:
         """Run the flow and the decoder once on their largest fixed window, so onnxruntime
@@ -160,7 +165,7 @@ class Engine:
         try:
             z.fill(0.0)
             self.streamer.flow(z, z, Window(0, flow_size, 0, flow_size))
-            self.pool.give(self.streamer.decode(z, Window(0, decoder_size, 0, decoder_size)))
+            self.pool.give(self.streamer.decode(z[:, :, :decoder_size], Window(0, decoder_size, 0, decoder_size))[0])
         finally:
             self.pool.give(z)
 

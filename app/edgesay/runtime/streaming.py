@@ -14,24 +14,29 @@ import onnxruntime as ort
 
 from ..errors import VoiceError
 from ..system.pool import BufferPool
-from ..voice.graphs import TENSORS, SplitVoice
+from ..voice.graphs import DECODER_CUT, TENSORS, SplitVoice
 from .windows import Window
 
 Z_P, Y_MASK, Z = TENSORS
+H = DECODER_CUT
 SID = "sid"  # Piper's speaker input, in every graph of a multi-speaker voice
 
 
 @dataclass(frozen=True)
 class VoiceSessions:
-    """One onnxruntime session per graph of a split voice."""
+    """One onnxruntime session per graph of a split voice (the decoder's head and tail, or the
+    whole decoder and None)."""
 
     latent: ort.InferenceSession
     flow: ort.InferenceSession
     decoder: ort.InferenceSession
+    decoder_tail: ort.InferenceSession | None = None
 
     def check(self, origin: str) -> None:
         """Graphs from an older edgesay cut the voice at unnamed tensors: say so, not KeyError."""
         wanted = {"latent": (Z_P, Y_MASK), "flow": (Z_P, Y_MASK), "decoder": (Z,)}
+        if self.decoder_tail is not None:
+            wanted |= {"decoder": (Z, H), "decoder_tail": (H,)}
         for part, names in wanted.items():
             session = getattr(self, part)
             have = {t.name for t in session.get_inputs()} | {t.name for t in session.get_outputs()}
@@ -67,15 +72,22 @@ class Streamer:
     """Runs the flow and the decoder on windows of one sentence's latent frames."""
 
     def __init__(self, split: SplitVoice, flow: ort.InferenceSession, decoder: ort.InferenceSession,
-                 pool: BufferPool) -> None:
+                 pool: BufferPool, decoder_tail: ort.InferenceSession | None = None, flow_frames: int = 0,
+                 decoder_frames: int = 0) -> None:
+        """`flow_frames`, `decoder_frames`: the longest windows it will be given, so that every
+        window's buffers come from one size class of the pool (0: as each window needs)."""
         self.split = split
         self.pool = pool
+        self._flow_frames, self._decoder_frames = flow_frames, decoder_frames
         self._flow = flow
         self._decoder = decoder
+        self._tail = decoder_tail
+        last = decoder_tail or decoder  # the graph that makes the audio
         self._flow_sid = SID in {i.name for i in flow.get_inputs()}
         self._dec_sid = SID in {i.name for i in decoder.get_inputs()}
-        self._dec_out = decoder.get_outputs()[0].name  # the voice's own output: its only one
-        self._dec_rank = len(decoder.get_outputs()[0].shape)
+        self._tail_sid = decoder_tail is not None and SID in {i.name for i in decoder_tail.get_inputs()}
+        self._dec_out = last.get_outputs()[0].name  # the voice's own output: its only one
+        self._dec_rank = len(last.get_outputs()[0].shape)
         self._sid = np.zeros(1, dtype=np.int64)
 
     def set_speaker(self, speaker: int | None) -> None:
@@ -84,9 +96,10 @@ class Streamer:
     def flow(self, z_p: np.ndarray, z: np.ndarray, window: Window) -> None:
         """Write the window's exact frames of z by running the flow on its frames of z_p."""
         start, stop, keep_start, keep_stop = window.start, window.stop, window.keep_start, window.keep_stop
-        channels, length = z_p.shape[1], stop - start
-        with self.pool.lend((1, channels, length)) as x, self.pool.lend((1, 1, length)) as mask, \
-                self.pool.lend((1, channels, length)) as y:
+        channels, length, most = z_p.shape[1], stop - start, self._flow_frames
+        with self.pool.lend((1, channels, length), room=channels * most) as x, \
+                self.pool.lend((1, 1, length), room=most) as mask, \
+                self.pool.lend((1, channels, length), room=channels * most) as y:
             x[...] = z_p[:, :, start:stop]
             mask.fill(1.0)
             binding = self._flow.io_binding()
@@ -105,17 +118,39 @@ class Streamer:
             feed[SID] = self._sid
         return self._flow.run([Z], feed)[0]
 
-    def decode(self, z: np.ndarray, window: Window) -> np.ndarray:
-        """Float samples for the whole window, in a pooled array the caller gives back."""
-        length = window.stop - window.start
-        out_shape = (1,) * (self._dec_rank - 1) + (length * self.split.hop,)
-        with self.pool.lend((1, z.shape[1], length)) as x:
-            y = self.pool.take(out_shape)
+    def decode(self, z: np.ndarray, window: Window) -> tuple[np.ndarray, int]:
+        """Float samples for the window, from its first frame or, with a cut decoder, from the
+        first frame the tail is given (the head's context dropped): a pooled array the caller
+        gives back, and the window frame it starts at. z holds the whole sentence's frames."""
+        length, most = window.stop - window.start, self._decoder_frames
+        with self.pool.lend((1, z.shape[1], length), room=z.shape[1] * most) as x:
             x[...] = z[:, :, window.start:window.stop]
-            binding = self._decoder.io_binding()
-            _bind(binding, Z, x)
-            if self._dec_sid:
-                _bind(binding, SID, self._sid)
-            _bind(binding, self._dec_out, y, output=True)
-            self._decoder.run_with_iobinding(binding)
+            if self._tail is None:
+                return self._run_decoder(self._decoder, Z, x, self._dec_sid), 0
+            # The head's output is exact but for `head_pad` frames at an edge shared with
+            # another window: those are dropped, and the tail sees the rest (its own context).
+            rate, pad = self.split.cut_rate, self.split.head_pad
+            left = pad if window.start > 0 else 0
+            right = pad if window.stop < z.shape[2] else 0
+            room = self.split.cut_channels * most * rate
+            with self.pool.lend((1, self.split.cut_channels, length * rate), room=room) as h:
+                binding = self._decoder.io_binding()
+                _bind(binding, Z, x)
+                if self._dec_sid:
+                    _bind(binding, SID, self._sid)
+                _bind(binding, H, h, output=True)
+                self._decoder.run_with_iobinding(binding)
+                with self.pool.lend((1, h.shape[1], (length - left - right) * rate), room=room) as cut:
+                    cut[...] = h[:, :, left * rate:(length - right) * rate]
+                    return self._run_decoder(self._tail, H, cut, self._tail_sid), left
+
+    def _run_decoder(self, session: ort.InferenceSession, name: str, x: np.ndarray, sid: bool) -> np.ndarray:
+        samples = x.shape[2] * self.split.hop // (self.split.cut_rate if name == H else 1)
+        y = self.pool.take((1,) * (self._dec_rank - 1) + (samples,), room=self._decoder_frames * self.split.hop)
+        binding = session.io_binding()
+        _bind(binding, name, x)
+        if sid:
+            _bind(binding, SID, self._sid)
+        _bind(binding, self._dec_out, y, output=True)
+        session.run_with_iobinding(binding)
         return y

@@ -38,10 +38,12 @@ class BufferPool:
         self._lock = threading.Lock()
         self._hits = self._misses = self._held = self._in_use = self._high_water = self._count = 0
 
-    def take(self, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
-        """An array of `shape` (uninitialized); give it back with `give`."""
+    def take(self, shape: tuple[int, ...], dtype: type = np.float32, room: int = 0) -> np.ndarray:
+        """An array of `shape` (uninitialized); give it back with `give`. `room`: the most
+        elements this kind of request ever asks for; its class is then that one's, so requests
+        whose shapes vary (windows of any length) share one class and never need a new buffer."""
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        size = _size_class(nbytes)
+        size = _size_class(max(nbytes, room * np.dtype(dtype).itemsize))
         with self._lock:
             free = self._free.setdefault(size, [])
             if free:
@@ -67,8 +69,8 @@ class BufferPool:
             self._in_use -= raw.size
 
     @contextmanager
-    def lend(self, shape: tuple[int, ...], dtype: type = np.float32) -> Iterator[np.ndarray]:
-        array = self.take(shape, dtype)
+    def lend(self, shape: tuple[int, ...], dtype: type = np.float32, room: int = 0) -> Iterator[np.ndarray]:
+        array = self.take(shape, dtype, room)
         try:
             yield array
         finally:

@@ -54,8 +54,14 @@ class Level:
 
     latent: str
     flow: str
-    decoder: str
+    decoder: str  # the whole decoder, or its head if decoder_tail is set
     compensation: str | None = None
+    decoder_tail: str | None = None
+
+    @property
+    def used(self) -> list[str]:
+        """Every part it uses, in a fixed order (the level's digest hashes them in this order)."""
+        return [part for part in (self.latent, self.flow, self.decoder, self.compensation, self.decoder_tail) if part]
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,8 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
     parts = dict(spec.parts)
     parts["config.json"] = json.dumps(spec.config, ensure_ascii=False).encode()
     for uses in spec.levels.values():
-        for used in (uses.latent, uses.flow, uses.decoder, uses.compensation):
-            if used is not None and used not in parts:
+        for used in uses.used:
+            if used not in parts:
                 raise ValueError(f"level uses part {used}, which is not in the bundle")
     compressor = zstandard.ZstdCompressor(level=compression, threads=-1, write_checksum=True)
     entries, blobs = [], {}
@@ -143,8 +149,7 @@ def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = F
     if unknown or not levels:
         raise VoiceError(f"voice bundle {source.origin} has no level(s) {unknown or levels}")
     kept = {name: source.levels[name] for name in levels}
-    used = ["config.json"] + [part for level in kept.values()
-                              for part in (level.latent, level.flow, level.decoder, level.compensation) if part]
+    used = ["config.json"] + [part for level in kept.values() for part in level.used]
     names = list(dict.fromkeys(used))
     kept_keys = ("name", "size", "sha256", "filter", "compression")
     entries = [{key: value for key, value in source._entries[name].items() if key in kept_keys} for name in names]
@@ -307,15 +312,15 @@ class Bundle:
                              f"(it has: {', '.join(self.levels)})")
         level = self.levels[name]
         try:
+            tail = None if level.decoder_tail is None else self.graph(level.decoder_tail)
             split = SplitVoice.from_meta(self.graph(level.latent), self.graph(level.flow),
-                                         self.graph(level.decoder), self.meta)
+                                         self.graph(level.decoder), self.meta, tail)
             compensation = None
             if level.compensation is not None:
                 compensation = read_compensation(self.part(level.compensation))
         except (KeyError, TypeError, ValueError) as exc:
             raise VoiceError(f"voice bundle {self.origin} has a broken level {name}: {exc!r}") from exc
-        used = [level.latent, level.flow, level.decoder, level.compensation]
-        digest = hashlib.sha256(" ".join(self._entries[part]["sha256"] for part in used if part).encode())
+        digest = hashlib.sha256(" ".join(self._entries[part]["sha256"] for part in level.used).encode())
         return VoiceLevel(self.config, split, compensation, name, digest.hexdigest()[:16], self.gain)
 
     @property

@@ -12,13 +12,15 @@ BUNDLE_OLDEST = 1
 COMPENSATION = 1
 # The split graphs cached per Piper voice file, prepare/split.py. 2: the cut tensors are named
 # z_p, y_mask and z. 3: receptive fields measured as the widest of three probes (one probe could
-# come out a frame short: 13 instead of 14 for a high-quality architecture).
-SPLIT = 3
+# come out a frame short: 13 instead of 14 for a high-quality architecture). 4: the decoder also
+# cut into head and tail at its second upsampler, with their receptive fields.
+SPLIT = 4
 # Bundles prepared from Piper voices and cached, prepare/pipeline.py: bump when preparation makes
 # different bundles, so caches are rebuilt. 3: graphs with named cut tensors. 4: the quantized
 # decoders' upsamplers in polyphase form. 5: activation histograms collected in strides.
 # 6: the voice's loudness gain in the bundle's meta (with this number, as "prepared").
-PREPARED = 6
+# 7: every level's decoder in two parts, head and tail (voice/graphs.py).
+PREPARED = 7
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ

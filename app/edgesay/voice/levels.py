@@ -30,10 +30,14 @@ class QualityLevel:
         return (self.flow, self.decoder) != (FP32, FP32)
 
     @property
-    def parts(self) -> tuple[str, str, str, str | None]:
-        """Names of its parts in a bundle: latent, flow and decoder graphs, compensation."""
-        return (graph_part("latent", FP32), graph_part("flow", self.flow), graph_part("decoder", self.decoder),
-                compensation_part_name(self.name) if self.compensated else None)
+    def parts(self) -> tuple[str, str, str, str | None, str]:
+        """Names of its parts in a bundle, in the order of voice.bundle.Level's fields: latent
+        and flow graphs, the decoder's head, the compensation, the decoder's tail."""
+        return (graph_part("latent", FP32), graph_part("flow", self.flow), graph_part(DECODER_HEAD, self.decoder),
+                compensation_part_name(self.name) if self.compensated else None,
+                graph_part(DECODER_TAIL, self.decoder))
+
+DECODER_HEAD, DECODER_TAIL = "decoder_head", "decoder_tail"  # a decoder's two graphs (voice/graphs.py)
 
 
 def graph_part(graph: str, precision: str) -> str:
