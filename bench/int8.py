@@ -56,15 +56,20 @@ import json, sys
 import numpy as np
 from edgesay import Engine, SynthesisSettings
 from edgesay.dsp.metrics import compare, mean
+from edgesay.loading import store
+from edgesay.system import paths
+from edgesay.voice.files import VoiceFiles
 lines = [line.strip() for line in open(sys.argv[1]) if line.strip()]
+# At the loudness users hear; every level from one bundle, so all share its loudness gain.
+bundle = VoiceFiles.from_model(paths.embedded_bundle() or store.prepared_bundle(*paths.default_voice()))
 quiet = SynthesisSettings(noise_scale=0.0, noise_w=0.0)
 def audio(engine):
     return [np.concatenate([c.samples.astype(np.float32) / 32767 for c in engine.synthesize(t, quiet)]) for t in lines]
-reference = audio(Engine.load(threads=2, quality="reference"))
+reference = audio(Engine.load(bundle, threads=2, quality="reference"))
 out = {}
 for variant in ("balanced", "balanced-raw", "fast", "fast-raw"):
     quality, _, raw = variant.partition("-")
-    result = mean([compare(r, a, 22050) for r, a in zip(reference, audio(Engine.load(threads=2, quality=quality, compensate=not raw)))])
+    result = mean([compare(r, a, 22050) for r, a in zip(reference, audio(Engine.load(bundle, threads=2, quality=quality, compensate=not raw)))])
     out[variant] = {"log_mel_l1": result.log_mel_l1, "floor_rise_db": result.floor_rise_db,
                     "silent_rise_db": result.silent_rise_db, "silent_frames": result.silent_frames}
 print(json.dumps(out))
@@ -115,7 +120,8 @@ def main() -> None:
 Machine: {report["machine"]}; {report["date"]}; medians of {2 * args.reps} timed runs per variant,
 interleaved. Text: the {len(SENTENCES.read_text().split(chr(10))) - 1} shared sentences in one call ({audio_s:.1f} s of audio).
 Ratios are against our FP32 (reference) level at the same thread count. `-raw` = without the
-Mel gain compensation. Quality: against the reference level, noise 0 (reference row: 0 by definition);
+Mel gain compensation. Quality: against the reference level, noise 0, at the loudness users hear (the
+voice's gain and limiter on every level; reference row: 0 by definition);
 floor rise on the quietest fifth of frames, and on silent frames (loudest Mel band 40 dB or more below
 the loudest frame's: where hiss is heard).
 

@@ -90,3 +90,18 @@ def test_round_trips_through_its_stored_form() -> None:
     again = read_compensation(compensation_part(compensation))
     assert np.allclose(again.gains, compensation.gains, atol=1e-4)
     assert again.band_range == compensation.band_range
+    assert again.floor == compensation.floor == 1e-8
+
+
+def test_a_compensation_of_format_1_reads_with_hifigans_floor() -> None:
+    # Bundles prepared before the floor was stored fitted and read their levels at 1e-5.
+    import json
+
+    compensation = calibrate([(np.ones(4096, np.float32) * 0.1, np.ones(4096, np.float32) * 0.2)], RATE)
+    raw = json.loads(compensation_part(compensation))
+    raw["format"] = 1
+    del raw["floor"]
+    assert read_compensation(json.dumps(raw).encode()).floor == 1e-5
+    raw["format"], raw["floor"] = 2, 0.0
+    with pytest.raises(ValueError):
+        read_compensation(json.dumps(raw).encode())

@@ -57,7 +57,7 @@ def frames(audio: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     return view * hann(n_fft)
 
 
-def log_mel(audio: np.ndarray, sample_rate: int, bands: int = BANDS) -> np.ndarray:
-    """(frames, bands) natural-log Mel magnitudes, floored at 1e-5 as in HiFi-GAN."""
+def log_mel(audio: np.ndarray, sample_rate: int, bands: int = BANDS, floor: float = 1e-5) -> np.ndarray:
+    """(frames, bands) natural-log Mel magnitudes, floored at 1e-5 as in HiFi-GAN (or `floor`)."""
     magnitude = np.abs(np.fft.rfft(frames(audio), axis=1))
-    return np.log(np.maximum(magnitude @ filterbank(sample_rate, N_FFT, bands).T, 1e-5))
+    return np.log(np.maximum(magnitude @ filterbank(sample_rate, N_FFT, bands).T, floor))

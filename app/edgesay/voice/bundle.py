@@ -187,16 +187,19 @@ def compensation_part(compensation: Compensation) -> bytes:
     """A compensation as a bundle part (JSON; gains rounded to 4 decimals)."""
     return json.dumps({"format": formats.COMPENSATION, "sample_rate": compensation.sample_rate,
                        "band_range": list(compensation.band_range), "frame_range": list(compensation.frame_range),
-                       "shape": list(compensation.gains.shape),
+                       "floor": compensation.floor, "shape": list(compensation.gains.shape),
                        "gains": np.round(compensation.gains.astype(np.float64), 4).ravel().tolist()}).encode()
 
 
 def read_compensation(part: bytes) -> Compensation:
     raw = json.loads(part)
-    if raw.get("format") != formats.COMPENSATION:
+    if raw.get("format") not in (formats.COMPENSATION, formats.COMPENSATION_OLDEST):
         raise ValueError(f"compensation format {raw.get('format')} is not {formats.COMPENSATION}")
     gains = np.asarray(raw["gains"], dtype=np.float32).reshape(raw["shape"])
-    return Compensation(int(raw["sample_rate"]), tuple(raw["band_range"]), tuple(raw["frame_range"]), gains)
+    floor = float(raw.get("floor", 1e-5))  # format 1: HiFi-GAN's floor
+    if not 0 < floor < 1:
+        raise ValueError(f"compensation floor {floor} is out of range")
+    return Compensation(int(raw["sample_rate"]), tuple(raw["band_range"]), tuple(raw["frame_range"]), gains, floor)
 
 
 class Bundle:

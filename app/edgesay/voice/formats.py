@@ -9,7 +9,9 @@ writer produces must bump its number here.
 BUNDLE = 2
 BUNDLE_OLDEST = 1
 # The Mel gain compensation inside a bundle part, dsp/compensation.py (its to_dict/from_dict).
-COMPENSATION = 1
+# 2 adds the floor of its levels (format 1, still read, used HiFi-GAN's 1e-5).
+COMPENSATION = 2
+COMPENSATION_OLDEST = 1
 # The split graphs cached per Piper voice file, prepare/split.py. 2: the cut tensors are named
 # z_p, y_mask and z. 3: receptive fields measured as the widest of three probes (one probe could
 # come out a frame short: 13 instead of 14 for a high-quality architecture). 4: the decoder also
@@ -19,7 +21,8 @@ SPLIT = 4
 # different bundles, so caches are rebuilt. 3: graphs with named cut tensors. 4: the quantized
 # decoders' upsamplers in polyphase form. 5: activation histograms collected in strides.
 # 6: the voice's loudness gain in the bundle's meta (with this number, as "prepared").
-# 7: every level's decoder in two parts, head and tail (voice/graphs.py).
+# 7: every level's decoder in two parts, head and tail (voice/graphs.py); compensation fitted
+# with a floor of 1e-8.
 PREPARED = 7
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
