@@ -10,6 +10,8 @@ latent graph and about 0.4 s worth of decoding, not after the whole sentence.
 
 import time
 from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 
 import numpy as np
 
@@ -52,6 +54,11 @@ class Engine:
         self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.window_pad)
         self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool, sessions.decoder_tail,
                                  self._flow_sizes.size, self._decoder_sizes.size)
+        # With two or more threads, the flow and the decoder's head of the next window run on a
+        # worker while this thread runs the tail and the compensation of the current one: the
+        # small graphs barely use a second core by themselves (1.0-1.2x), so overlapping them
+        # with the tail is what lets a second core help.
+        self._worker = ThreadPoolExecutor(1, "edgesay-front") if threads > 1 else None
         self.gain = level.gain  # the voice's loudness gain, measured when it was prepared
         # The most samples one chunk holds: a whole window and the compensation's tail. Every
         # chunk's buffers come from the pool's class for that, so a short last window needs
@@ -74,39 +81,77 @@ class Engine:
         speaker = settings.speaker(self.config)
         sentences = self.frontend.sentences(text)
         text_time = time.perf_counter() - started
-        for index, sentence in enumerate(sentences):
-            timings = SentenceTimings(text=text_time)
-            t0 = time.perf_counter()
-            ids = self.sentence_ids(sentence)
-            timings.phonemes = time.perf_counter() - t0
-            if len(ids) <= EMPTY_IDS:  # espeak-ng found nothing to say
-                continue
-            yield from self._speak(ids, scales, speaker, settings, index, timings, started)
-            if settings.sentence_silence > 0:
-                yield from self._silence(settings.sentence_silence, index, timings)
 
-    def _speak(self, ids: list[int], scales: tuple[float, float, float], speaker: int | None,
-               settings: SynthesisSettings, index: int, timings: SentenceTimings,
-               started: float) -> Iterator[AudioChunk]:
+        def speakable() -> Iterator[tuple[int, list[int], SentenceTimings]]:
+            for index, sentence in enumerate(sentences):
+                timings = SentenceTimings(text=text_time)
+                t0 = time.perf_counter()
+                ids = self.sentence_ids(sentence)
+                timings.phonemes = time.perf_counter() - t0
+                if len(ids) > EMPTY_IDS:  # else espeak-ng found nothing to say
+                    yield index, ids, timings
+
+        queue = speakable()
+        coming = next(queue, None)
+        latent: Future[np.ndarray] | None = None  # the next sentence's, made on the worker
+        try:
+            while coming is not None:
+                index, ids, timings = coming
+                coming = next(queue, None)  # phonemes of the one after, so its latent can start early
+                following = coming[1] if coming is not None and self._worker is not None else None
+                latent = yield from self._speak(ids, latent, following, scales, speaker, settings, index, timings,
+                                                started)
+                if settings.sentence_silence > 0:
+                    yield from self._silence(settings.sentence_silence, index, timings)
+        finally:
+            if latent is not None:  # stopped early: the worker must not be left running the latent graph
+                with suppress(Exception):
+                    latent.result()
+
+    def _speak(self, ids: list[int], latent: "Future[np.ndarray] | None", following: list[int] | None,
+               scales: tuple[float, float, float], speaker: int | None, settings: SynthesisSettings, index: int,
+               timings: SentenceTimings, started: float) -> Generator[AudioChunk, None, "Future[np.ndarray] | None"]:
+        """One sentence's chunks. `latent`: its latent graph's run, if the worker started it; the
+        return value: the worker's run of the `following` sentence's, started once this
+        sentence's last window no longer needs the worker (None without a worker)."""
         t0 = time.perf_counter()
-        z_p = self.latent.run(ids, scales, speaker)
-        timings.latent = time.perf_counter() - t0
+        z_p = latent.result() if latent is not None else self.latent.run(ids, scales, speaker)
+        timings.latent = time.perf_counter() - t0  # with a worker: the time waited for it
         self.streamer.set_speaker(speaker)
         frames = z_p.shape[2]
         windows = self._decoder_sizes.plan(frames)
         flow_windows = iter(self._flow_sizes.plan(frames))
         z = self.pool.take(z_p.shape)
-        try:
-            ready = 0
-            for n, window in enumerate(windows):
-                while window.stop > ready:  # the flow runs just ahead of the decoder
-                    t0 = time.perf_counter()
-                    flow_window = next(flow_windows)
-                    self.streamer.flow(z_p, z, flow_window)
-                    ready = flow_window.keep_stop
-                    timings.flow += time.perf_counter() - t0
+        ready = 0
+
+        def front(window: Window) -> tuple[np.ndarray, int]:
+            """The flow as far as the window needs (it runs just ahead of the decoder), then
+            the decoder's head: on the worker thread for every window but the first."""
+            nonlocal ready
+            while window.stop > ready:
                 t0 = time.perf_counter()
-                samples, offset = self.streamer.decode(z, window)
+                flow_window = next(flow_windows)
+                self.streamer.flow(z_p, z, flow_window)
+                ready = flow_window.keep_stop
+                timings.flow += time.perf_counter() - t0
+            return self.streamer.front(z, window)
+
+        ahead: Future[tuple[np.ndarray, int]] | None = None
+        next_latent: Future[np.ndarray] | None = None
+        finished = False
+        try:
+            for n, window in enumerate(windows):
+                t0 = time.perf_counter()
+                if ahead is None:
+                    made, offset = front(window)
+                else:
+                    made, offset = ahead.result()
+                    ahead = None
+                if self._worker is not None and n + 1 < len(windows):
+                    ahead = self._worker.submit(front, windows[n + 1])
+                elif self._worker is not None and following is not None and next_latent is None:
+                    next_latent = self._worker.submit(self.latent.run, following, scales, speaker)
+                samples = self.streamer.back(made)
                 hop, start = self.split.hop, window.start + offset  # the frame samples[0] belongs to
                 first, last = (window.keep_start - start) * hop, (window.keep_stop - start) * hop
                 kept = samples.reshape(-1)[first:last]
@@ -121,7 +166,15 @@ class Engine:
                     yield AudioChunk(pcm, self.config.sample_rate, index, n == len(windows) - 1, timings)
                 finally:
                     self.pool.give(pcm)
+            finished = True
+            return next_latent
         finally:
+            if ahead is not None:  # stopped early: the next window is still using z
+                with suppress(Exception):  # its own error does not matter once we stop
+                    self.pool.give(ahead.result()[0])
+            if next_latent is not None and not finished:
+                with suppress(Exception):  # stopped early: the next sentence will not be spoken
+                    next_latent.result()
             self.pool.give(z)
             self.limiter.reset()  # each sentence starts at full gain, as if it were alone
             if self.compensator is not None:

@@ -122,6 +122,13 @@ class Streamer:
         """Float samples for the window, from its first frame or, with a cut decoder, from the
         first frame the tail is given (the head's context dropped): a pooled array the caller
         gives back, and the window frame it starts at. z holds the whole sentence's frames."""
+        head, offset = self.front(z, window)
+        return self.back(head), offset
+
+    def front(self, z: np.ndarray, window: Window) -> tuple[np.ndarray, int]:
+        """The decoder's first part on a window: the head's output the tail needs (a cut decoder)
+        or the samples themselves (a whole one), pooled, and the window frame it starts at.
+        `back` finishes it; the two may run on different threads, one window apart."""
         length, most = window.stop - window.start, self._decoder_frames
         with self.pool.lend((1, z.shape[1], length), room=z.shape[1] * most) as x:
             x[...] = z[:, :, window.start:window.stop]
@@ -140,9 +147,18 @@ class Streamer:
                     _bind(binding, SID, self._sid)
                 _bind(binding, H, h, output=True)
                 self._decoder.run_with_iobinding(binding)
-                with self.pool.lend((1, h.shape[1], (length - left - right) * rate), room=room) as cut:
-                    cut[...] = h[:, :, left * rate:(length - right) * rate]
-                    return self._run_decoder(self._tail, H, cut, self._tail_sid), left
+                cut = self.pool.take((1, h.shape[1], (length - left - right) * rate), room=room)
+                cut[...] = h[:, :, left * rate:(length - right) * rate]
+                return cut, left
+
+    def back(self, front: np.ndarray) -> np.ndarray:
+        """Samples from what `front` made (which it gives back to the pool), pooled."""
+        if self._tail is None:
+            return front
+        try:
+            return self._run_decoder(self._tail, H, front, self._tail_sid)
+        finally:
+            self.pool.give(front)
 
     def _run_decoder(self, session: ort.InferenceSession, name: str, x: np.ndarray, sid: bool) -> np.ndarray:
         samples = x.shape[2] * self.split.hop // (self.split.cut_rate if name == H else 1)
