@@ -28,7 +28,7 @@ def test_second_load_reads_the_cache_not_the_bundle(fresh_cache: Path, default_b
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     first = speak(_load(default_bundle), TEXT)
     saved = sorted((fresh_cache / "graphs").glob("*.ort"))
-    assert len(saved) == 3
+    assert len(saved) == 4  # latent, flow, the decoder's head and tail
     assert not list((fresh_cache / "graphs").glob("*.tmp"))
 
     read = Bundle.part
@@ -47,11 +47,13 @@ def test_a_damaged_cached_graph_is_made_again(fresh_cache: Path, default_bundle:
     first = speak(_load(default_bundle), TEXT)
     graphs = sorted((fresh_cache / "graphs").glob("*.ort"), key=lambda p: p.stat().st_size)
     sizes = {p: p.stat().st_size for p in graphs}
-    graphs[0].write_bytes(b"\x00" * 64)  # the decoder, the smallest
-    graphs[1].write_bytes(graphs[1].read_bytes()[: sizes[graphs[1]] // 2])  # the flow, cut in half
+    graphs[0].write_bytes(b"\x00" * 64)  # the smallest, zeroed
+    graphs[1].write_bytes(graphs[1].read_bytes()[: sizes[graphs[1]] // 2])  # the next, cut in half
     again = speak(_load(default_bundle), TEXT)
     np.testing.assert_array_equal(first, again)
-    assert {p: p.stat().st_size for p in graphs} == sizes
+    # Made again: whole files (onnxruntime's saved form may differ by a few bytes of metadata).
+    for graph in graphs:
+        assert abs(graph.stat().st_size - sizes[graph]) <= sizes[graph] // 100, graph
 
 
 def test_an_unwritable_cache_still_speaks(tmp_path: Path, default_bundle: Path,
@@ -71,4 +73,4 @@ def test_a_new_onnxruntime_replaces_the_old_copies(fresh_cache: Path, default_bu
     monkeypatch.setattr(onnxruntime, "__version__", "0.0.0-other")
     _load(default_bundle)
     after = {p.name for p in (fresh_cache / "graphs").glob("*.ort")}
-    assert len(after) == 3 and not before & after
+    assert len(after) == 4 and not before & after
