@@ -171,7 +171,7 @@ class Engine:
         finally:
             if ahead is not None:  # stopped early: the next window is still using z
                 with suppress(Exception):  # its own error does not matter once we stop
-                    self.pool.give(ahead.result()[0])
+                    ahead.result()
             if next_latent is not None and not finished:
                 with suppress(Exception):  # stopped early: the next sentence will not be spoken
                     next_latent.result()

@@ -78,6 +78,13 @@ class Streamer:
         window's buffers come from one size class of the pool (0: as each window needs)."""
         self.split = split
         self.pool = pool
+        # The flow's and the head's buffers come from a pool of their own: they may be in use on
+        # the engine's worker thread while the caller's thread takes from `pool`, and a shared
+        # size class would make how many buffers exist at once depend on timing. The head's
+        # output crosses to the caller in one of two fixed buffers, used in turn (the caller is
+        # done with window k before window k + 2 is prepared).
+        self.front_pool = BufferPool()
+        self._cuts: list[np.ndarray] = []
         self._flow_frames, self._decoder_frames = flow_frames, decoder_frames
         self._flow = flow
         self._decoder = decoder
@@ -96,10 +103,10 @@ class Streamer:
     def flow(self, z_p: np.ndarray, z: np.ndarray, window: Window) -> None:
         """Write the window's exact frames of z by running the flow on its frames of z_p."""
         start, stop, keep_start, keep_stop = window.start, window.stop, window.keep_start, window.keep_stop
-        channels, length, most = z_p.shape[1], stop - start, self._flow_frames
-        with self.pool.lend((1, channels, length), room=channels * most) as x, \
-                self.pool.lend((1, 1, length), room=most) as mask, \
-                self.pool.lend((1, channels, length), room=channels * most) as y:
+        channels, length, most, pool = z_p.shape[1], stop - start, self._flow_frames, self.front_pool
+        with pool.lend((1, channels, length), room=channels * most) as x, \
+                pool.lend((1, 1, length), room=most) as mask, \
+                pool.lend((1, channels, length), room=channels * most) as y:
             x[...] = z_p[:, :, start:stop]
             mask.fill(1.0)
             binding = self._flow.io_binding()
@@ -127,38 +134,45 @@ class Streamer:
 
     def front(self, z: np.ndarray, window: Window) -> tuple[np.ndarray, int]:
         """The decoder's first part on a window: the head's output the tail needs (a cut decoder)
-        or the samples themselves (a whole one), pooled, and the window frame it starts at.
-        `back` finishes it; the two may run on different threads, one window apart."""
-        length, most = window.stop - window.start, self._decoder_frames
-        with self.pool.lend((1, z.shape[1], length), room=z.shape[1] * most) as x:
+        or the window's frames of z (a whole one), and the window frame it starts at. `back`
+        finishes it; the two may run on different threads, one window apart."""
+        length, most, pool = window.stop - window.start, self._decoder_frames, self.front_pool
+        if self._tail is None:
+            return self._next_cut((1, z.shape[1], length), z.shape[1] * most, z[:, :, window.start:window.stop]), 0
+        with pool.lend((1, z.shape[1], length), room=z.shape[1] * most) as x:
             x[...] = z[:, :, window.start:window.stop]
-            if self._tail is None:
-                return self._run_decoder(self._decoder, Z, x, self._dec_sid), 0
             # The head's output is exact but for `head_pad` frames at an edge shared with
             # another window: those are dropped, and the tail sees the rest (its own context).
             rate, pad = self.split.cut_rate, self.split.head_pad
             left = pad if window.start > 0 else 0
             right = pad if window.stop < z.shape[2] else 0
             room = self.split.cut_channels * most * rate
-            with self.pool.lend((1, self.split.cut_channels, length * rate), room=room) as h:
+            with pool.lend((1, self.split.cut_channels, length * rate), room=room) as h:
                 binding = self._decoder.io_binding()
                 _bind(binding, Z, x)
                 if self._dec_sid:
                     _bind(binding, SID, self._sid)
                 _bind(binding, H, h, output=True)
                 self._decoder.run_with_iobinding(binding)
-                cut = self.pool.take((1, h.shape[1], (length - left - right) * rate), room=room)
-                cut[...] = h[:, :, left * rate:(length - right) * rate]
-                return cut, left
+                cut = h[:, :, left * rate:(length - right) * rate]
+                return self._next_cut(cut.shape, room, cut), left
+
+    def _next_cut(self, shape: tuple[int, ...], room: int, values: np.ndarray) -> np.ndarray:
+        size = int(np.prod(shape))
+        if not self._cuts or self._cuts[0].size < size:  # first use, or a window over the longest
+            for old in self._cuts:
+                self.front_pool.give(old)
+            self._cuts = [self.front_pool.take((max(room, size),)) for _ in range(2)]
+        self._cuts.reverse()
+        out = self._cuts[0][:size].reshape(shape)
+        out[...] = values
+        return out
 
     def back(self, front: np.ndarray) -> np.ndarray:
-        """Samples from what `front` made (which it gives back to the pool), pooled."""
+        """Samples from what `front` made, in a pooled array the caller gives back."""
         if self._tail is None:
-            return front
-        try:
-            return self._run_decoder(self._tail, H, front, self._tail_sid)
-        finally:
-            self.pool.give(front)
+            return self._run_decoder(self._decoder, Z, front, self._dec_sid)
+        return self._run_decoder(self._tail, H, front, self._tail_sid)
 
     def _run_decoder(self, session: ort.InferenceSession, name: str, x: np.ndarray, sid: bool) -> np.ndarray:
         samples = x.shape[2] * self.split.hop // (self.split.cut_rate if name == H else 1)
