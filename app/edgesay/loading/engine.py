@@ -30,12 +30,13 @@ def open_sessions(level: VoiceLevel, threads: int, profile: bool = False) -> Voi
     split = level.split
     split.check(level.config)  # before the slow part: a mismatched config is one clear error
     seed_noise()  # before the latent session is made (runtime/sessions.py)
-    graphs = {"latent": split.latent, "flow": split.flow, "decoder": split.decoder}
+    cut = split.decoder_tail is not None
+    graphs = {"latent": (split.latent, "latent"), "flow": (split.flow, "flow"),
+              "decoder": (split.decoder, "decoder head" if cut else "decoder")}
     if split.decoder_tail is not None:
-        graphs["decoder_tail"] = split.decoder_tail
-    names = {"decoder": "decoder head" if split.decoder_tail is not None else "decoder", "decoder_tail": "decoder tail"}
-    sessions = VoiceSessions(**{part: open_graph(graph, threads, f"the voice's {names.get(part, part)} graph", profile)
-                                for part, graph in graphs.items()})
+        graphs["decoder_tail"] = (split.decoder_tail, "decoder tail")
+    sessions = VoiceSessions(**{part: open_graph(graph, threads, f"the voice's {name} graph", profile)
+                                for part, (graph, name) in graphs.items()})
     sessions.check(level.config.name)
     return sessions
 

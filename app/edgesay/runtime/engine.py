@@ -63,12 +63,12 @@ class Engine:
         # The most samples one chunk holds: a whole window and the compensation's tail. Every
         # chunk's buffers come from the pool's class for that, so a short last window needs
         # no new buffer.
-        self._chunk_room = self._decoder_sizes.size * self.split.hop + N_FFT
+        window_samples = self._decoder_sizes.size * self.split.hop  # the most one window decodes
+        self._chunk_room = window_samples + N_FFT
         self.limiter = Limiter(self.config.sample_rate, self.pool, self._chunk_room)
         self.compensator = None
         if level.compensation is not None and compensate:
-            # A window keeps at most all its frames (the last one, aligned to the end).
-            self.compensator = Compensator(level.compensation, self.pool, self._decoder_sizes.size * self.split.hop)
+            self.compensator = Compensator(level.compensation, self.pool, window_samples)
 
     def sentence_ids(self, sentence: Sentence) -> list[int]:
         return self.frontend.sentence_ids(sentence)
