@@ -7,7 +7,7 @@ from functools import partial
 import onnxruntime as ort
 
 from ..runtime import engine as runtime
-from ..runtime.sessions import open_session, seed_noise, session_options
+from ..runtime.sessions import ThreadPlan, open_session, seed_noise, session_options
 from ..runtime.streaming import VoiceSessions
 from ..system.threads import default_threads
 from ..voice.bundle import VoiceLevel
@@ -35,7 +35,8 @@ def open_sessions(level: VoiceLevel, threads: int, profile: bool = False) -> Voi
               "decoder": (split.decoder, "decoder head" if cut else "decoder")}
     if split.decoder_tail is not None:
         graphs["decoder_tail"] = (split.decoder_tail, "decoder tail")
-    sessions = VoiceSessions(**{part: open_graph(graph, threads, f"the voice's {name} graph", profile)
+    plan = ThreadPlan(threads, cut)
+    sessions = VoiceSessions(**{part: open_graph(graph, plan.intra(part), f"the voice's {name} graph", profile)
                                 for part, (graph, name) in graphs.items()})
     sessions.check(level.config.name)
     return sessions

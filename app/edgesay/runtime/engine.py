@@ -25,6 +25,7 @@ from ..text.sentences import Sentence
 from ..voice.bundle import VoiceLevel
 from ..voice.config import SynthesisSettings
 from .audio import AudioChunk, SentenceTimings, to_pcm16
+from .sessions import ThreadPlan
 from .streaming import Latent, Streamer, VoiceSessions
 from .windows import Window, decoder_sizes, flow_sizes
 
@@ -52,13 +53,20 @@ class Engine:
         self.frontend = self.config.frontend(self.espeak)
         self._decoder_sizes = decoder_sizes(self.split.window_pad)
         self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.window_pad)
-        self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool, sessions.decoder_tail,
-                                 self._flow_sizes.size, self._decoder_sizes.size)
         # With two or more threads, the flow and the decoder's head of the next window run on a
-        # worker while this thread runs the tail and the compensation of the current one: the
-        # small graphs barely use a second core by themselves (1.0-1.2x), so overlapping them
-        # with the tail is what lets a second core help.
+        # worker while the tail and the compensation of the current one run here: the small
+        # graphs barely use a second core by themselves (1.0-1.2x), so overlapping them with
+        # the tail is what lets a second core help. The tail itself runs in parts, one here
+        # and the others on lanes (runtime/sessions.ThreadPlan).
+        plan = ThreadPlan(threads, sessions.decoder_tail is not None)
         self._worker = ThreadPoolExecutor(1, "edgesay-front") if threads > 1 else None
+        # The flow over the whole sentence, queued at its start, and the next sentence's latent
+        # graph run on a thread of their own: on the worker, a 512-frame flow window (or a
+        # latent graph) held up the next head for several windows' worth of tail.
+        self._behind = ThreadPoolExecutor(1, "edgesay-flow") if threads > 1 else None
+        self._lanes = ThreadPoolExecutor(plan.parts - 1, "edgesay-lane") if plan.parts > 1 else None
+        self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool, sessions.decoder_tail,
+                                 self._flow_sizes.size, self._decoder_sizes.size, self._lanes, plan.parts)
         self.gain = level.gain  # the voice's loudness gain, measured when it was prepared
         # The most samples one chunk holds: a whole window and the compensation's tail. Every
         # chunk's buffers come from the pool's class for that, so a short last window needs
@@ -120,19 +128,26 @@ class Engine:
         self.streamer.set_speaker(speaker)
         frames = z_p.shape[2]
         windows = self._decoder_sizes.plan(frames)
-        flow_windows = iter(self._flow_sizes.plan(frames))
+        flow_plan = self._flow_sizes.plan(frames)
         z = self.pool.take(z_p.shape)
-        ready = 0
+        # Each flow window after the one before (it writes z, which the heads read only up to
+        # what is done).
+        flows = [self._behind.submit(self.streamer.flow, z_p, z, w) for w in flow_plan] if self._behind else []
+        flowed = 0  # flow windows done
+        ready = 0  # frames of z done
 
         def front(window: Window) -> tuple[np.ndarray, int]:
-            """The flow as far as the window needs (it runs just ahead of the decoder), then
-            the decoder's head: on the worker thread for every window but the first."""
-            nonlocal ready
+            """The flow as far as the window needs (it runs ahead of the decoder), then the
+            decoder's head: on the worker thread for every window but the first."""
+            nonlocal ready, flowed
             while window.stop > ready:
                 t0 = time.perf_counter()
-                flow_window = next(flow_windows)
-                self.streamer.flow(z_p, z, flow_window)
-                ready = flow_window.keep_stop
+                if flows:
+                    flows[flowed].result()  # with threads: the time waited for it
+                else:
+                    self.streamer.flow(z_p, z, flow_plan[flowed])
+                ready = flow_plan[flowed].keep_stop
+                flowed += 1
                 timings.flow += time.perf_counter() - t0
             return self.streamer.front(z, window)
 
@@ -149,8 +164,6 @@ class Engine:
                     ahead = None
                 if self._worker is not None and n + 1 < len(windows):
                     ahead = self._worker.submit(front, windows[n + 1])
-                elif self._worker is not None and following is not None and next_latent is None:
-                    next_latent = self._worker.submit(self.latent.run, following, scales, speaker)
                 samples = self.streamer.back(made)
                 hop, start = self.split.hop, window.start + offset  # the frame samples[0] belongs to
                 first, last = (window.keep_start - start) * hop, (window.keep_stop - start) * hop
@@ -162,6 +175,10 @@ class Engine:
                 timings.windows.append(time.perf_counter() - t0)
                 if n == 0:
                     timings.first_audio = time.perf_counter() - started
+                if self._behind is not None and following is not None and next_latent is None:
+                    # The next sentence's latent graph, on a thread of its own beside this
+                    # sentence's windows (after the first audio, which it must not delay).
+                    next_latent = self._behind.submit(self.latent.run, following, scales, speaker)
                 try:
                     yield AudioChunk(pcm, self.config.sample_rate, index, n == len(windows) - 1, timings)
                 finally:
@@ -169,9 +186,14 @@ class Engine:
             finished = True
             return next_latent
         finally:
+            for flow in flows:  # stopped early: flow windows not started never will be
+                flow.cancel()
             if ahead is not None:  # stopped early: the next window is still using z
                 with suppress(Exception):  # its own error does not matter once we stop
                     ahead.result()
+            for flow in flows:  # one may still be writing z
+                with suppress(Exception):
+                    flow.exception()
             if next_latent is not None and not finished:
                 with suppress(Exception):  # stopped early: the next sentence will not be spoken
                     next_latent.result()

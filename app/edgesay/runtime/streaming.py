@@ -7,6 +7,7 @@ Graph inputs and outputs are found by name: the names Piper gives the latent gra
 and the ones prepare/split.py gives the tensors where it cuts the voice (TENSORS).
 """
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,9 @@ from .windows import Window
 Z_P, Y_MASK, Z = TENSORS
 H = DECODER_CUT
 SID = "sid"  # Piper's speaker input, in every graph of a multi-speaker voice
+# Below this many frames per part, a window's tail runs in one piece: each part recomputes
+# 2 x tail_pad frames of its neighbours', and a part's call has a fixed cost.
+MIN_PART_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,11 @@ class Streamer:
 
     def __init__(self, split: SplitVoice, flow: ort.InferenceSession, decoder: ort.InferenceSession,
                  pool: BufferPool, decoder_tail: ort.InferenceSession | None = None, flow_frames: int = 0,
-                 decoder_frames: int = 0) -> None:
+                 decoder_frames: int = 0, lanes: Executor | None = None, parts: int = 1) -> None:
         """`flow_frames`, `decoder_frames`: the longest windows it will be given, so that every
-        window's buffers come from one size class of the pool (0: as each window needs)."""
+        window's buffers come from one size class of the pool (0: as each window needs).
+        `parts`: how many pieces of each window the decoder's tail runs as at once, one on the
+        calling thread and the others on `lanes` (a cut decoder and `decoder_frames` only)."""
         self.split = split
         self.pool = pool
         # The flow's and the head's buffers come from a pool of their own: they may be in use on
@@ -84,6 +90,7 @@ class Streamer:
         # output crosses to the caller in one of two fixed buffers, used in turn (the caller is
         # done with window k before window k + 2 is prepared).
         self.front_pool = BufferPool()
+        self.flow_pool = BufferPool()  # the same for the flow, which may run on a thread of its own
         self._cuts: list[np.ndarray] = []
         self._flow_frames, self._decoder_frames = flow_frames, decoder_frames
         self._flow = flow
@@ -96,6 +103,14 @@ class Streamer:
         self._dec_out = last.get_outputs()[0].name  # the voice's own output: its only one
         self._dec_rank = len(last.get_outputs()[0].shape)
         self._sid = np.zeros(1, dtype=np.int64)
+        self._lanes = lanes
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []  # each part's input and output buffer
+        if decoder_tail is not None and decoder_frames > 0 and parts > 1 and lanes is not None:
+            # A part of a window is at most this long, its context included; its buffers are
+            # fixed and its own, so parts never share a pool size class across threads.
+            most = decoder_frames // parts + 1 + 2 * split.tail_pad
+            self._parts = [(self.front_pool.take((split.cut_channels * split.cut_rate * most,)),
+                            self.front_pool.take((most * split.hop,))) for _ in range(parts)]
 
     def set_speaker(self, speaker: int | None) -> None:
         self._sid[0] = speaker or 0
@@ -103,7 +118,7 @@ class Streamer:
     def flow(self, z_p: np.ndarray, z: np.ndarray, window: Window) -> None:
         """Write the window's exact frames of z by running the flow on its frames of z_p."""
         start, stop, keep_start, keep_stop = window.start, window.stop, window.keep_start, window.keep_stop
-        channels, length, most, pool = z_p.shape[1], stop - start, self._flow_frames, self.front_pool
+        channels, length, most, pool = z_p.shape[1], stop - start, self._flow_frames, self.flow_pool
         with pool.lend((1, channels, length), room=channels * most) as x, \
                 pool.lend((1, 1, length), room=most) as mask, \
                 pool.lend((1, channels, length), room=channels * most) as y:
@@ -172,7 +187,52 @@ class Streamer:
         """Samples from what `front` made, in a pooled array the caller gives back."""
         if self._tail is None:
             return self._run_decoder(self._decoder, Z, front, self._dec_sid)
-        return self._run_decoder(self._tail, H, front, self._tail_sid)
+        frames = front.shape[2] // self.split.cut_rate
+        if not self._parts or not len(self._parts) * MIN_PART_FRAMES <= frames <= self._decoder_frames:
+            # one thread, a window too short to split, or a whole sentence (calibration, tests)
+            return self._run_decoder(self._tail, H, front, self._tail_sid)
+        # The tail in parts, at once: each part is given `tail_pad` frames of its neighbours'
+        # (the tail's own context, as between windows), so every kept sample is exact, and
+        # the parts write disjoint ranges of y.
+        y = self.pool.take((1,) * (self._dec_rank - 1) + (frames * self.split.hop,),
+                           room=self._decoder_frames * self.split.hop)
+        count = len(self._parts)
+        bounds = [frames * n // count for n in range(count + 1)]
+        assert self._lanes is not None
+        try:
+            others = [self._lanes.submit(self._tail_part, front, bounds[n], bounds[n + 1], n, y)
+                      for n in range(1, count)]
+        except RuntimeError:  # the lanes are shut down (the process is exiting): one at a time
+            others = []
+            for n in range(1, count):
+                self._tail_part(front, bounds[n], bounds[n + 1], n, y)
+        try:
+            self._tail_part(front, bounds[0], bounds[1], 0, y)
+        finally:
+            for other in others:  # all of them, even after an error: none may still write to y
+                other.exception()
+        for other in others:
+            other.result()
+        return y
+
+    def _tail_part(self, front: np.ndarray, start: int, stop: int, n: int, y: np.ndarray) -> None:
+        """Write the tail's samples for frames [start, stop) of `front` into y."""
+        rate, hop, pad = self.split.cut_rate, self.split.hop, self.split.tail_pad
+        frames = front.shape[2] // rate
+        begin, end = max(0, start - pad), min(frames, stop + pad)
+        inputs, outputs = self._parts[n]
+        x = inputs[:front.shape[1] * (end - begin) * rate].reshape(1, front.shape[1], (end - begin) * rate)
+        x[...] = front[:, :, begin * rate:end * rate]
+        out = outputs[:(end - begin) * hop].reshape((1,) * (self._dec_rank - 1) + ((end - begin) * hop,))
+        tail = self._tail
+        assert tail is not None  # parts exist only with a tail
+        binding = tail.io_binding()
+        _bind(binding, H, x)
+        if self._tail_sid:
+            _bind(binding, SID, self._sid)
+        _bind(binding, self._dec_out, out, output=True)
+        tail.run_with_iobinding(binding)
+        y.reshape(-1)[start * hop:stop * hop] = out.reshape(-1)[(start - begin) * hop:(stop - begin) * hop]
 
     def _run_decoder(self, session: ort.InferenceSession, name: str, x: np.ndarray, sid: bool) -> np.ndarray:
         samples = x.shape[2] * self.split.hop // (self.split.cut_rate if name == H else 1)
