@@ -67,6 +67,21 @@ def test_windowed_head_and_tail_equal_one_run_over_the_sentence(default_bundle) 
     assert np.abs(ours.astype(np.int32) - reference).max() <= 2
 
 
+def test_threads_change_the_speed_not_the_audio(default_bundle) -> None:  # type: ignore[no-untyped-def]
+    # One thread runs every graph in turn; more run the tail as parts of each window on lanes,
+    # the next window's head on a worker, the flow and the next sentence's latent graph on a
+    # thread of their own (runtime/sessions.ThreadPlan). INT8, no noise: the same audio.
+    from edgesay import Engine
+
+    text = LONG + " Good morning. The garage door is open, and the lights are off."
+    one = speak(Engine.load(threads=1, quality="balanced"), text, noise_scale=0, noise_w=0)
+    three = Engine.load(threads=3, quality="balanced")
+    assert three.streamer.parts == 3
+    ours = speak(three, text, noise_scale=0, noise_w=0)
+    assert ours.shape == one.shape
+    assert np.abs(ours.astype(np.int32) - one).max() <= 2
+
+
 def test_long_sentence_streams_in_many_chunks_first_one_small(engine) -> None:  # type: ignore[no-untyped-def]
     chunks = list(c.samples.size for c in engine.synthesize(LONG))
     hop = engine.split.hop
@@ -136,10 +151,13 @@ def test_bad_settings_are_input_errors(engine) -> None:  # type: ignore[no-untyp
 
 
 def test_abandoned_stream_gives_buffers_back(engine) -> None:  # type: ignore[no-untyped-def]
-    stream = engine.synthesize(LONG)
+    stream = engine.synthesize(LONG + " " + LONG)  # the flow and the next latent graph still queued
     next(stream)
     stream.close()
     assert engine.pool.stats().bytes_in_use == 0
+    flow_and_head = engine.streamer.flow_pool.stats().bytes_in_use + engine.streamer.front_pool.stats().bytes_in_use
+    assert flow_and_head == engine.streamer.fixed_bytes  # only the fixed buffers (head output ring, tail parts)
+    assert speak(engine, "Still speaking.").size > 0
 
 
 def test_enormous_run_on_sentence_is_cut_and_memory_bounded(engine) -> None:  # type: ignore[no-untyped-def]

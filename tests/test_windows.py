@@ -28,3 +28,19 @@ def test_windows_cover_every_frame_once_with_context(total: int) -> None:
 def test_bad_window_sizes_are_refused() -> None:
     with pytest.raises(ValueError):
         plan_windows(100, 10, 20, 12)
+
+
+@pytest.mark.parametrize("total", [1, 77, 78, 100, 170, 250, 578, 1000, 5000])
+def test_a_second_window_of_its_own_size(total: int) -> None:
+    # The flow's plan when it runs ahead on a thread: a small first, one decoder window's worth
+    # next, then long windows; still every frame once, with context.
+    first, second, size, pad = 78, 170, 578, 33
+    windows = plan_windows(total, first, size, pad, second)
+    assert [f for w in windows for f in range(w.keep_start, w.keep_stop)] == list(range(total))
+    assert all(w.start == 0 or w.keep_start - w.start == pad for w in windows)
+    assert all(w.stop == total or w.stop - w.keep_stop >= pad for w in windows)
+    lengths = [w.stop - w.start for w in windows]
+    if len(windows) > 2:
+        assert lengths[:2] == [first, second] and set(lengths[2:-1]) <= {size} and lengths[-1] <= size
+    with pytest.raises(ValueError):
+        plan_windows(total, first, size, pad, second=2 * pad)

@@ -26,7 +26,7 @@ from ..voice.bundle import VoiceLevel
 from ..voice.config import SynthesisSettings
 from .audio import AudioChunk, SentenceTimings, to_pcm16
 from .sessions import ThreadPlan
-from .streaming import Latent, Streamer, VoiceSessions
+from .streaming import Latent, Pending, Streamer, VoiceSessions
 from .windows import Window, decoder_sizes, flow_sizes
 
 
@@ -52,7 +52,7 @@ class Engine:
             self.espeak.check_voice(self.config.espeak_voice)  # a language espeak-ng lacks: refused now
         self.frontend = self.config.frontend(self.espeak)
         self._decoder_sizes = decoder_sizes(self.split.window_pad)
-        self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.window_pad)
+        self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.window_pad, ahead=threads > 1)
         # With two or more threads, the flow and the decoder's head of the next window run on a
         # worker while the tail and the compensation of the current one run here: the small
         # graphs barely use a second core by themselves (1.0-1.2x), so overlapping them with
@@ -151,20 +151,39 @@ class Engine:
                 timings.flow += time.perf_counter() - t0
             return self.streamer.front(z, window)
 
-        ahead: Future[tuple[np.ndarray, int]] | None = None
+        ahead: Future[tuple[np.ndarray, int]] | None = None  # the next window's front, on the worker
+        pending: Pending | None = None  # a window's tail, started
+
+        def begin(n: int) -> Pending:
+            """Start window n's tail (its head from the worker, or made here), and the next
+            window's front on the worker."""
+            nonlocal ahead
+            if ahead is not None:
+                made, offset = ahead.result()
+                ahead = None
+            else:
+                made, offset = front(windows[n])
+            if self._worker is not None and n + 1 < len(windows):
+                ahead = self._worker.submit(front, windows[n + 1])
+            return self.streamer.back_start(made, offset)
+
         next_latent: Future[np.ndarray] | None = None
         finished = False
         try:
             for n, window in enumerate(windows):
                 t0 = time.perf_counter()
-                if ahead is None:
-                    made, offset = front(window)
-                else:
-                    made, offset = ahead.result()
-                    ahead = None
-                if self._worker is not None and n + 1 < len(windows):
-                    ahead = self._worker.submit(front, windows[n + 1])
-                samples = self.streamer.back(made)
+                this = pending if pending is not None else begin(n)
+                pending = None
+                samples, offset = self.streamer.back_finish(this), this.offset
+                if ahead is not None and n > 0:
+                    # With threads, the next window's tail starts on the lanes now, beside this
+                    # window's compensation (which otherwise ran with the lanes idle); not after
+                    # the first window, whose audio must not wait for the second's head.
+                    try:
+                        pending = begin(n + 1)
+                    except BaseException:
+                        self.pool.give(samples)
+                        raise
                 hop, start = self.split.hop, window.start + offset  # the frame samples[0] belongs to
                 first, last = (window.keep_start - start) * hop, (window.keep_stop - start) * hop
                 kept = samples.reshape(-1)[first:last]
@@ -191,6 +210,8 @@ class Engine:
             if ahead is not None:  # stopped early: the next window is still using z
                 with suppress(Exception):  # its own error does not matter once we stop
                     ahead.result()
+            if pending is not None:  # stopped early: a started tail is still using its buffers
+                self.streamer.abandon(pending)
             for flow in flows:  # one may still be writing z
                 with suppress(Exception):
                     flow.exception()

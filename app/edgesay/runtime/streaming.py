@@ -7,8 +7,9 @@ Graph inputs and outputs are found by name: the names Piper gives the latent gra
 and the ones prepare/split.py gives the tensors where it cuts the voice (TENSORS).
 """
 
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from concurrent.futures import Executor, Future
+from contextlib import suppress
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnxruntime as ort
@@ -54,6 +55,12 @@ def _bind(binding: ort.IOBinding, name: str, array: np.ndarray, output: bool = F
     (binding.bind_output if output else binding.bind_input)(*args)
 
 
+def _root(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 @dataclass
 class Latent:
     """Text ids -> z_p (1, channels, frames): encoder, durations, alignment and noise."""
@@ -70,6 +77,17 @@ class Latent:
             feed["sid"] = np.array([speaker], dtype=np.int64)
         (z_p,) = self.session.run([Z_P], feed)
         return z_p
+
+
+@dataclass
+class Pending:
+    """A decoder tail under way (Streamer.back_start): what it runs on, where its samples go."""
+
+    front: np.ndarray
+    offset: int  # the window frame `front` starts at
+    y: np.ndarray | None = None  # the samples, when the tail runs in parts
+    first_stop: int = 0  # the first part's end, in frames of `front`
+    others: list[Future[None]] = field(default_factory=list)  # the other parts, on the lanes
 
 
 class Streamer:
@@ -111,6 +129,17 @@ class Streamer:
             most = decoder_frames // parts + 1 + 2 * split.tail_pad
             self._parts = [(self.front_pool.take((split.cut_channels * split.cut_rate * most,)),
                             self.front_pool.take((most * split.hop,))) for _ in range(parts)]
+
+    @property
+    def parts(self) -> int:
+        """How many parts of a window the tail runs as at once."""
+        return max(1, len(self._parts))
+
+    @property
+    def fixed_bytes(self) -> int:
+        """Bytes of the front pool held for good: the head's output ring and the tail's parts."""
+        held = self._cuts + [buffer for part in self._parts for buffer in part]
+        return sum(_root(buffer).nbytes for buffer in held)
 
     def set_speaker(self, speaker: int | None) -> None:
         self._sid[0] = speaker or 0
@@ -185,12 +214,17 @@ class Streamer:
 
     def back(self, front: np.ndarray) -> np.ndarray:
         """Samples from what `front` made, in a pooled array the caller gives back."""
+        return self.back_finish(self.back_start(front))
+
+    def back_start(self, front: np.ndarray, offset: int = 0) -> "Pending":
+        """Start the decoder's tail on `front`: parts other than the first run on the lanes from
+        now on; `back_finish` runs the first here and waits for the others. `offset`: the
+        window frame `front` starts at (carried along for the caller)."""
         if self._tail is None:
-            return self._run_decoder(self._decoder, Z, front, self._dec_sid)
+            return Pending(front, offset)
         frames = front.shape[2] // self.split.cut_rate
         if not self._parts or not len(self._parts) * MIN_PART_FRAMES <= frames <= self._decoder_frames:
-            # one thread, a window too short to split, or a whole sentence (calibration, tests)
-            return self._run_decoder(self._tail, H, front, self._tail_sid)
+            return Pending(front, offset)  # one thread, a window too short to split, or a whole sentence
         # The tail in parts, at once: each part is given `tail_pad` frames of its neighbours'
         # (the tail's own context, as between windows), so every kept sample is exact, and
         # the parts write disjoint ranges of y.
@@ -199,21 +233,45 @@ class Streamer:
         count = len(self._parts)
         bounds = [frames * n // count for n in range(count + 1)]
         assert self._lanes is not None
+        others: list[Future[None]] = []
         try:
-            others = [self._lanes.submit(self._tail_part, front, bounds[n], bounds[n + 1], n, y)
-                      for n in range(1, count)]
-        except RuntimeError:  # the lanes are shut down (the process is exiting): one at a time
-            others = []
             for n in range(1, count):
+                others.append(self._lanes.submit(self._tail_part, front, bounds[n], bounds[n + 1], n, y))
+        except RuntimeError:  # the lanes are shut down (the process is exiting): here, one at a time
+            for n in range(len(others) + 1, count):
                 self._tail_part(front, bounds[n], bounds[n + 1], n, y)
+        return Pending(front, offset, y, bounds[1], others)
+
+    def back_finish(self, pending: "Pending") -> np.ndarray:
+        """The samples of a started tail, in a pooled array the caller gives back."""
+        if pending.y is None:
+            if self._tail is None:
+                return self._run_decoder(self._decoder, Z, pending.front, self._dec_sid)
+            return self._run_decoder(self._tail, H, pending.front, self._tail_sid)
         try:
-            self._tail_part(front, bounds[0], bounds[1], 0, y)
-        finally:
-            for other in others:  # all of them, even after an error: none may still write to y
+            self._tail_part(pending.front, 0, pending.first_stop, 0, pending.y)
+        except BaseException:
+            self.abandon(pending)
+            raise
+        try:
+            for other in pending.others:
+                other.result()
+        except BaseException:
+            self.abandon(pending)
+            raise
+        return pending.y
+
+    def abandon(self, pending: "Pending") -> None:
+        """Wait for a started tail's parts (none may still write to its buffers) and give its
+        samples back unread."""
+        for other in pending.others:
+            other.cancel()
+        for other in pending.others:
+            with suppress(BaseException):
                 other.exception()
-        for other in others:
-            other.result()
-        return y
+        if pending.y is not None:
+            self.pool.give(pending.y)
+            pending.y = None
 
     def _tail_part(self, front: np.ndarray, start: int, stop: int, n: int, y: np.ndarray) -> None:
         """Write the tail's samples for frames [start, stop) of `front` into y."""
