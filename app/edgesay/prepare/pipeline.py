@@ -1,6 +1,6 @@
 """Turn a Piper voice (FP32 .onnx + .onnx.json) into an edgesay bundle with every quality level.
 
-    split -> calibration latents -> quantize (flow, decoders) -> compensation -> cut -> optimize -> pack
+    split -> calibration latents -> quantize (flow, decoders) -> compensation -> cut -> lift -> optimize -> pack
 
 Which graphs and compensations to make follows the table of levels (voice/levels.py). The
 engine runs this when it meets a voice with no bundle yet (once, then cached), and `models/`
@@ -27,6 +27,7 @@ from ..voice.graphs import SplitVoice
 from ..voice.levels import DECODER_HEAD, DECODER_TAIL, FP32, INT8, MIXED, compensation_part_name, graph_part
 from . import polyphase, steps
 from .calibrate import Latents, calibrate_compensation, calibration_latents, decode_all, windows
+from .lift import lift_graph
 from .optimize import optimize
 from .quantize import Plan, decoder_last_stage, quantize
 from .split import cut_graph, split_voice
@@ -111,6 +112,6 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
         # Cut only now: quantization and the compensation's fit saw the whole decoder.
         head, tail = cut_graph(graph)
         parts[graph_part(DECODER_HEAD, precision)] = optimize(head)
-        parts[graph_part(DECODER_TAIL, precision)] = optimize(tail)
+        parts[graph_part(DECODER_TAIL, precision)] = optimize(lift_graph(tail))
     raw_config = json.loads(config_path.read_text(encoding="utf-8"))
     return bundle_spec(split, raw_config, parts, compensations, {"source": model.name}, voice_gain(reference))
