@@ -21,7 +21,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from ..runtime.sessions import PROVIDERS, open_session
+from ..runtime.sessions import DISABLED_OPTIMIZERS, PROVIDERS, open_session
 from ..system import paths, sysinfo
 from ..system.files import PendingFile
 from ..voice import formats
@@ -58,7 +58,7 @@ def _from_cache(path: Path, options: Callable[[], ort.SessionOptions]) -> ort.In
     try:
         # By path: onnxruntime reads the file into its own buffer (as fast as handing it
         # bytes, measured, and no second copy held by Python).
-        return ort.InferenceSession(str(path), options(), providers=PROVIDERS)
+        return ort.InferenceSession(str(path), options(), providers=PROVIDERS, disabled_optimizers=DISABLED_OPTIMIZERS)
     except Exception:  # damaged or from another build: made again from the bundle
         path.unlink(missing_ok=True)
         return None
@@ -76,7 +76,7 @@ def _make_and_save(data: bytes, path: Path, options: Callable[[], ort.SessionOpt
             chosen = options()
             chosen.optimized_model_filepath = str(pending.tmp)
             chosen.add_session_config_entry("session.save_model_format", "ORT")
-            made = ort.InferenceSession(data, chosen, providers=PROVIDERS)
+            made = ort.InferenceSession(data, chosen, providers=PROVIDERS, disabled_optimizers=DISABLED_OPTIMIZERS)
         _remove_stale(path)
         return made
     except Exception:  # the caller makes it without saving, and reports a bad graph itself

@@ -12,7 +12,8 @@ One Unsqueeze enters the stage and a Squeeze leaves it, and the stage's tensors 
 with one named length (the fusion needs to see that an Add's operands have equal shapes).
 Checked with the aarch64 onnxruntime 1.32 wheel under qemu on joe's FP32 tail: 6 of its 7
 convolutions become FusedConv with their Add (16 Adds -> 10), output within 1e-8 of the 3-D
-graph; on x86_64 the stage runs as NCHWc convolutions instead.
+graph. (On x86_64 onnxruntime would run the 2-D stage as NCHWc convolutions instead, faster
+but with more memory; runtime/sessions.py turns that layout off, so x86_64 runs the fusion too.)
 
 Only a stage made of convolutions and elementwise operations with scalar operands is rewritten
 (the FP32 stage of `reference` and `balanced`); anything else (the all-INT8 stage of `fast`, an

@@ -27,5 +27,5 @@ PREPARED = 8
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ
-# (other session options, other optimizers).
-GRAPH_CACHE = 1
+# (other session options, other optimizers). 2: without onnxruntime's NCHWc layout.
+GRAPH_CACHE = 2
