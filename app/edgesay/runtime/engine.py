@@ -8,6 +8,7 @@ The first decoder window is small, so the first audio of a long sentence comes a
 latent graph and about 0.4 s worth of decoding, not after the whole sentence.
 """
 
+import threading
 import time
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -132,7 +133,20 @@ class Engine:
         z = self.pool.take(z_p.shape)
         # Each flow window after the one before (it writes z, which the heads read only up to
         # what is done).
-        flows = [self._behind.submit(self.streamer.flow, z_p, z, w) for w in flow_plan] if self._behind else []
+        flows: list[Future[None]] = []
+        queued = threading.Lock()
+
+        def queue_flows(upto: int) -> None:
+            """Queue flow windows up to `upto` on the flow thread, in order (once each)."""
+            if self._behind is None:
+                return
+            with queued:
+                while len(flows) < min(upto, len(flow_plan)):
+                    flows.append(self._behind.submit(self.streamer.flow, z_p, z, flow_plan[len(flows)]))
+
+        # The first two flow windows now (they cover the first two decoder windows); the rest
+        # after the first audio, which they would otherwise slow down by taking a core.
+        queue_flows(2)
         flowed = 0  # flow windows done
         ready = 0  # frames of z done
 
@@ -142,7 +156,8 @@ class Engine:
             nonlocal ready, flowed
             while window.stop > ready:
                 t0 = time.perf_counter()
-                if flows:
+                if self._behind is not None:
+                    queue_flows(flowed + 1)  # (queued already, unless a window outruns the plan)
                     flows[flowed].result()  # with threads: the time waited for it
                 else:
                     self.streamer.flow(z_p, z, flow_plan[flowed])
@@ -194,6 +209,8 @@ class Engine:
                 timings.windows.append(time.perf_counter() - t0)
                 if n == 0:
                     timings.first_audio = time.perf_counter() - started
+                if n == 0:
+                    queue_flows(len(flow_plan))
                 if self._behind is not None and following is not None and next_latent is None:
                     # The next sentence's latent graph, on a thread of its own beside this
                     # sentence's windows (after the first audio, which it must not delay).
@@ -205,6 +222,8 @@ class Engine:
             finished = True
             return next_latent
         finally:
+            with queued:  # no more flow windows from here on
+                flow_plan = flow_plan[:len(flows)]
             for flow in flows:  # stopped early: flow windows not started never will be
                 flow.cancel()
             if ahead is not None:  # stopped early: the next window is still using z
