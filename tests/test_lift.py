@@ -81,8 +81,12 @@ def test_a_graph_without_an_upsampler_is_left_alone() -> None:
 
 def test_prepared_levels_lift_their_float_stage(default_bundle) -> None:  # type: ignore[no-untyped-def]
     from edgesay.loading.store import load_level
+    from edgesay.voice.files import VoiceFiles
+    from edgesay.voice.graphs import StoredGraph
 
     for quality, lifted in (("reference", True), ("balanced", True), ("fast", False)):
-        tail = onnx.load_from_string(load_level(None, quality).split.decoder_tail.read())  # type: ignore[union-attr]
+        graph = load_level(VoiceFiles.from_model(default_bundle), quality).split.decoder_tail
+        assert isinstance(graph, StoredGraph), quality  # from the prepared bundle
+        tail = onnx.load_from_string(graph.read())
         names = {node.name for node in tail.graph.node}
         assert ("edgesay_lift_enter" in names) == lifted, quality
