@@ -53,7 +53,6 @@ class Engine:
             self.espeak.check_voice(self.config.espeak_voice)  # a language espeak-ng lacks: refused now
         self.frontend = self.config.frontend(self.espeak)
         self._decoder_sizes = decoder_sizes(self.split.window_pad)
-        self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.window_pad, ahead=threads > 1)
         # With two or more threads, the flow and the decoder's head of the next window run on a
         # worker while the tail and the compensation of the current one run here: the small
         # graphs barely use a second core by themselves (1.0-1.2x), so overlapping them with
@@ -65,6 +64,7 @@ class Engine:
         # graph run on a thread of their own: on the worker, a 512-frame flow window (or a
         # latent graph) held up the next head for several windows' worth of tail.
         self._behind = ThreadPoolExecutor(1, "edgesay-flow") if threads > 1 else None
+        self._flow_sizes = flow_sizes(self.split.flow_pad, self.split.window_pad, ahead=self._behind is not None)
         self._lanes = ThreadPoolExecutor(plan.parts - 1, "edgesay-lane") if plan.parts > 1 else None
         self.streamer = Streamer(self.split, sessions.flow, sessions.decoder, self.pool, sessions.decoder_tail,
                                  self._flow_sizes.size, self._decoder_sizes.size, self._lanes, plan.parts)
@@ -209,7 +209,6 @@ class Engine:
                 timings.windows.append(time.perf_counter() - t0)
                 if n == 0:
                     timings.first_audio = time.perf_counter() - started
-                if n == 0:
                     queue_flows(len(flow_plan))
                 if self._behind is not None and following is not None and next_latent is None:
                     # The next sentence's latent graph, on a thread of its own beside this

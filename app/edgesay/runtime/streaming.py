@@ -250,10 +250,6 @@ class Streamer:
             return self._run_decoder(self._tail, H, pending.front, self._tail_sid)
         try:
             self._tail_part(pending.front, 0, pending.first_stop, 0, pending.y)
-        except BaseException:
-            self.abandon(pending)
-            raise
-        try:
             for other in pending.others:
                 other.result()
         except BaseException:
@@ -282,23 +278,21 @@ class Streamer:
         x = inputs[:front.shape[1] * (end - begin) * rate].reshape(1, front.shape[1], (end - begin) * rate)
         x[...] = front[:, :, begin * rate:end * rate]
         out = outputs[:(end - begin) * hop].reshape((1,) * (self._dec_rank - 1) + ((end - begin) * hop,))
-        tail = self._tail
-        assert tail is not None  # parts exist only with a tail
-        binding = tail.io_binding()
-        _bind(binding, H, x)
-        if self._tail_sid:
-            _bind(binding, SID, self._sid)
-        _bind(binding, self._dec_out, out, output=True)
-        tail.run_with_iobinding(binding)
+        assert self._tail is not None  # parts exist only with a tail
+        self._run_into(self._tail, H, x, self._tail_sid, out)
         y.reshape(-1)[start * hop:stop * hop] = out.reshape(-1)[(start - begin) * hop:(stop - begin) * hop]
 
     def _run_decoder(self, session: ort.InferenceSession, name: str, x: np.ndarray, sid: bool) -> np.ndarray:
         samples = x.shape[2] * self.split.hop // (self.split.cut_rate if name == H else 1)
         y = self.pool.take((1,) * (self._dec_rank - 1) + (samples,), room=self._decoder_frames * self.split.hop)
+        self._run_into(session, name, x, sid, y)
+        return y
+
+    def _run_into(self, session: ort.InferenceSession, name: str, x: np.ndarray, sid: bool, y: np.ndarray) -> None:
+        """Run a decoder graph on x (fed as `name`), its samples written into y in place."""
         binding = session.io_binding()
         _bind(binding, name, x)
         if sid:
             _bind(binding, SID, self._sid)
         _bind(binding, self._dec_out, y, output=True)
         session.run_with_iobinding(binding)
-        return y
