@@ -82,6 +82,43 @@ def test_threads_change_the_speed_not_the_audio(default_bundle) -> None:  # type
     assert np.abs(ours.astype(np.int32) - one).max() <= 2
 
 
+def test_first_audio_has_the_cores_and_later_sentences_fill_them(balanced) -> None:  # type: ignore[no-untyped-def]
+    # What is handed to the other threads before each sentence's first window is finished: for
+    # the first sentence only its first flow window (the listener waits for that window alone);
+    # for a later one (its latent graph made on the worker) the second flow window and the
+    # second window's head too, beside the first.
+    events: list[str] = []
+    engine, streamer = balanced, balanced.streamer
+    flow_thread, worker = engine._behind, engine._worker
+
+    def submit(executor, kind):  # type: ignore[no-untyped-def]
+        plain = executor.submit
+
+        def recorded(fn, *args):  # type: ignore[no-untyped-def]
+            if kind == "head" or fn == streamer.flow:
+                events.append(kind)
+            return plain(fn, *args)
+        return recorded
+
+    finish = engine._finish_audio
+
+    def finished(*args):  # type: ignore[no-untyped-def]
+        events.append("audio")
+        return finish(*args)
+    flow_thread.submit, worker.submit = submit(flow_thread, "flow"), submit(worker, "head")
+    engine._finish_audio = finished
+    try:
+        sentences = [chunk.sentence for chunk in engine.synthesize(LONG + " " + LONG)]
+    finally:
+        del flow_thread.submit, worker.submit, engine._finish_audio
+    assert sentences[0] == 0 and sentences[-1] == 1
+    windows = [n for n, event in enumerate(events) if event == "audio"]  # one per chunk
+    second = windows[sentences.index(1)]  # the second sentence's first window
+    assert events[:windows[0]] == ["flow"]
+    between = events[windows[sentences.index(1) - 1] + 1:second]  # after the first sentence's last window
+    assert between.count("flow") >= 2 and between.count("head") == 1
+
+
 def test_long_sentence_streams_in_many_chunks_first_one_small(engine) -> None:  # type: ignore[no-untyped-def]
     chunks = list(c.samples.size for c in engine.synthesize(LONG))
     hop = engine.split.hop

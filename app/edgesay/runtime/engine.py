@@ -144,9 +144,14 @@ class Engine:
                 while len(flows) < min(upto, len(flow_plan)):
                     flows.append(self._behind.submit(self.streamer.flow, z_p, z, flow_plan[len(flows)]))
 
-        # The first two flow windows now (they cover the first two decoder windows); the rest
-        # after the first audio, which they would otherwise slow down by taking a core.
-        queue_flows(2)
+        # A sentence whose latent graph the worker made follows audio already out: its windows
+        # fill every core from the start. The first sentence's first window is what the
+        # listener waits for: it gets the cores to itself, and the second window's flow and head
+        # start after its audio (with them beside it, its tail parts each ran twice as long).
+        eager = latent is not None
+        # The first flow windows now (the first two when eager); the rest after the first
+        # audio, which they would otherwise slow down by taking a core.
+        queue_flows(2 if eager else 1)
         flowed = 0  # flow windows done
         ready = 0  # frames of z done
 
@@ -178,7 +183,7 @@ class Engine:
                 ahead = None
             else:
                 made, offset = front(windows[n])
-            if self._worker is not None and n + 1 < len(windows):
+            if self._worker is not None and n + 1 < len(windows) and (n > 0 or eager):
                 ahead = self._worker.submit(front, windows[n + 1])
             return self.streamer.back_start(made, offset)
 
