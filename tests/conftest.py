@@ -4,6 +4,7 @@ touch ~/.cache."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Tests run in the background of a non-interactive shell (`bash tests/run.sh &`) start with
+# SIGINT ignored, and every edgesay they start would inherit that and keep it ignored (on
+# purpose: tests/test_cli.py); the Ctrl-C tests need their SIGINT to arrive. A handler, unlike
+# an ignored signal, is reset to the default in a child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = ROOT.parent / "shared" / "eval" / "sentences.txt"

@@ -1,6 +1,7 @@
 """Turn a Piper voice (FP32 .onnx + .onnx.json) into an edgesay bundle with every quality level.
 
-    split -> calibration latents -> quantize (flow, decoders) -> compensation -> cut -> lift -> optimize -> pack
+    split -> calibration latents -> quantize (flow, decoders) -> compensation -> cut -> lift
+          -> lighter latent graph -> optimize -> pack
 
 Which graphs and compensations to make follows the table of levels (voice/levels.py). The
 engine runs this when it meets a voice with no bundle yet (once, then cached), and `models/`
@@ -27,6 +28,7 @@ from ..voice.graphs import SplitVoice
 from ..voice.levels import DECODER_HEAD, DECODER_TAIL, FP32, INT8, MIXED, compensation_part_name, graph_part
 from . import polyphase, steps
 from .calibrate import Latents, calibrate_compensation, calibration_latents, decode_all, windows
+from .latent import lighter_graph, probe_ids, same_outputs
 from .lift import lift_graph
 from .optimize import optimize
 from .quantize import Plan, decoder_last_stage, quantize
@@ -71,6 +73,20 @@ def quantize_decoder(decoder: bytes, latents: Latents, frames: int, precisions: 
     return dict(zip(precisions, made, strict=True))
 
 
+def latent_graph(latent: bytes, config: VoiceConfig) -> tuple[bytes, dict]:
+    """The latent graph for the bundle, optimized: made lighter (prepare/latent.py) if that gives
+    the same frames on probes of the voice's own ids, as exported otherwise; and a note of which."""
+    as_exported = optimize(latent)
+    lighter = lighter_graph(latent)
+    optimized = optimize(lighter.graph)
+    if not same_outputs(as_exported, optimized, probe_ids(config.phoneme_id_map.values()), config.num_speakers):
+        return as_exported, {"latent": "as exported (the lighter graph gave other frames)"}
+    removed = lighter.removed
+    norms = sum(node.op_type == "LayerNormalization" for node in onnx.load_from_string(optimized).graph.node)
+    return optimized, {"latent": f"one sentence per run: {removed.muls} mask products, {removed.wheres} masked "
+                                 f"fills and {removed.pads} pads removed; {norms} layer norms fused"}
+
+
 def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes],
                 compensations: dict[str, Compensation], notes: dict, gain: float = 1.0) -> BundleSpec:
     all_parts = dict(parts)
@@ -106,7 +122,8 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
                                                         config.sample_rate)
                      for level in levels.LEVELS if level.compensated}
     progress(steps.OPTIMIZE)
-    parts = {graph_part("latent", FP32): optimize(fp32["latent"])}
+    latent, notes = latent_graph(fp32["latent"], config)
+    parts = {graph_part("latent", FP32): latent}
     parts |= {graph_part("flow", precision): optimize(graph) for precision, graph in flows.items()}
     for precision, graph in decoders.items():
         # Cut only now: quantization and the compensation's fit saw the whole decoder.
@@ -114,4 +131,4 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
         parts[graph_part(DECODER_HEAD, precision)] = optimize(head)
         parts[graph_part(DECODER_TAIL, precision)] = optimize(lift_graph(tail))
     raw_config = json.loads(config_path.read_text(encoding="utf-8"))
-    return bundle_spec(split, raw_config, parts, compensations, {"source": model.name}, voice_gain(reference))
+    return bundle_spec(split, raw_config, parts, compensations, {"source": model.name, **notes}, voice_gain(reference))

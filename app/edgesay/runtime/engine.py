@@ -130,7 +130,10 @@ class Engine:
         frames = z_p.shape[2]
         windows = self._decoder_sizes.plan(frames)
         flow_plan = self._flow_sizes.plan(frames)
-        z = self.pool.take(z_p.shape)
+        # Every sentence up to one flow window long shares the class of the buffer reserve()
+        # makes (a one-word sentence drawn shorter than any before would otherwise need a new,
+        # smaller class; seen after 68 utterances of the soak).
+        z = self.pool.take(z_p.shape, room=z_p.shape[1] * self._flow_sizes.size)
         # Each flow window after the one before (it writes z, which the heads read only up to
         # what is done).
         flows: list[Future[None]] = []
