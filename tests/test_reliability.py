@@ -24,7 +24,7 @@ QUIET = SynthesisSettings(noise_scale=0.0, noise_w=0.0)
 
 @pytest.mark.slow
 def test_memory_is_flat_and_buffers_are_reused_after_warm_up(default_bundle: Path) -> None:
-    report = soak.soak(count=150, warmup=50)  # measured: the last new buffer came between 30 and 50
+    report = soak.soak(count=150, warmup=50)  # measured: the last new buffer comes with the first utterance
     assert report["misses_after_warmup"] == 0
     assert report["hits"] > 1000
     assert report["rss_growth_percent"] < 5
