@@ -260,10 +260,11 @@ def lighter_graph(graph: bytes) -> Lighter:
 
 
 def probe_ids(id_map: Iterable[Iterable[int]], lengths: tuple[int, ...] = (24, 240)) -> list[list[int]]:
-    """Sentences of the voice's own phoneme ids, as probes for `same_outputs`."""
+    """Sentences of the voice's own phoneme ids, as probes for `same_outputs`: every symbol in
+    turn, stepped through with a prime stride so that neighbours vary (no numpy.random, which
+    the binary leaves out: build/options.toml)."""
     symbols = sorted({i for ids in id_map for i in ids})
-    rng = np.random.default_rng(0)
-    return [[int(i) for i in rng.choice(symbols, size)] for size in lengths]
+    return [[symbols[(n * 7919 + size) % len(symbols)] for n in range(size)] for size in lengths]
 
 
 def same_outputs(original: bytes, specialized: bytes, probes: list[list[int]], speakers: int) -> bool:
