@@ -64,7 +64,6 @@ class Removed:
     muls: int  # x * mask
     wheres: int  # Where(mask == 0, fill, x)
     pads: int  # zero Pads folded into the convolution after them
-    nodes: int  # nodes in all, with what only they used
 
 
 def specialize(model: onnx.ModelProto) -> Removed:
@@ -72,7 +71,6 @@ def specialize(model: onnx.ModelProto) -> Removed:
     graph = model.graph
     constants = _constants(graph)
     producers = {out: node for node in graph.node for out in node.output}
-    before = len(graph.node)
     ones = {node.output[0] for node in graph.node if _is_full_mask(node, producers, constants)}
     falses: set[str] = set()
     same: dict[str, str] = {}  # output -> the input it equals
@@ -93,7 +91,7 @@ def specialize(model: onnx.ModelProto) -> Removed:
     _bypass(graph, same)
     pads = _fold_pads(graph, constants)
     _drop_unused(graph)
-    return Removed(muls, wheres, pads, before - len(graph.node))
+    return Removed(muls, wheres, pads)
 
 
 def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
