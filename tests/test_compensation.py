@@ -85,6 +85,26 @@ def test_calibrated_compensation_removes_an_added_noise_floor() -> None:
     assert after.log_mel_l1 < before.log_mel_l1 / 2
 
 
+def test_the_closed_fit_comes_closer_than_the_open_one() -> None:
+    # A gain asked of a band is not all applied (shared bins, overlap-add): refitting what is
+    # still wrong after compensating the calibration audio must help on audio it never saw.
+    rng = np.random.default_rng(0)
+
+    def pair() -> tuple[np.ndarray, np.ndarray]:
+        clean = _voiced(RATE * 2, rng)
+        return clean, clean + rng.standard_normal(clean.shape).astype(np.float32) * 3e-3
+
+    calibration, unseen = [pair() for _ in range(6)], [pair() for _ in range(4)]
+
+    def error(compensation: Compensation) -> float:
+        return float(np.mean([compare(clean, _stream(compensation, noisy, [5000, 10000], capacity=50000),
+                                      RATE).log_mel_l1 for clean, noisy in unseen]))
+
+    open_fit = error(calibrate(calibration, RATE, refinements=0))
+    closed_fit = error(calibrate(calibration, RATE))
+    assert closed_fit < 0.92 * open_fit, (open_fit, closed_fit)  # measured: 0.307 -> 0.265
+
+
 def test_round_trips_through_its_stored_form() -> None:
     compensation = calibrate([(np.ones(4096, np.float32) * 0.1, np.ones(4096, np.float32) * 0.2)], RATE)
     again = read_compensation(compensation_part(compensation))

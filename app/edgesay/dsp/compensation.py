@@ -9,6 +9,11 @@ are sample-aligned, so frame t of one is frame t of the other), and stores the m
 log-gain that takes INT8 to FP32 on a grid of (band level, frame level). At run time each
 frame's gains are read off that grid (bilinear), spread from bands to FFT bins, applied to
 the short-time spectrum and overlap-added back: a streaming filter with a fixed delay.
+
+A gain asked of a band is not quite the gain it gets: neighbouring bands share FFT bins, and
+overlap-add mixes each frame with its neighbours, which the grid gives other gains. So the fit
+is closed: the calibration audio is compensated with the grid, what is still wrong per cell is
+fitted the same way and added, a few times over.
 """
 
 from collections.abc import Iterable
@@ -63,29 +68,58 @@ def _position(level: np.ndarray, span: tuple[float, float], cells: int) -> np.nd
 FLOOR = 1e-8
 
 
+# Passes of the closed fit after the first. Measured on the default voice's balanced decoder
+# (FP32 flow, whole sentences, as heard), silent-frame rise over FP32 after 0-4 passes on the
+# shared sentences: +1.20, +0.60, +0.49, +0.46, +0.45 dB (log-mel L1 0.200 -> 0.194); on ten
+# sentences in no set: +1.48 -> +0.73 dB after three (L1 0.191 -> 0.186).
+REFINEMENTS = 3
+
+
 def calibrate(pairs: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int,
               band_cells: int = 47, frame_cells: int = 18,
               band_range: tuple[float, float] = (-18.5, 4.0),
-              frame_range: tuple[float, float] = (-17.5, 0.0), floor: float = FLOOR) -> Compensation:
+              frame_range: tuple[float, float] = (-17.5, 0.0), floor: float = FLOOR,
+              refinements: int = REFINEMENTS) -> Compensation:
     """Fit the grid from (reference FP32 audio, quantized audio) pairs of equal length."""
-    keys, diffs = [], []
+    pairs = list(pairs)
     bands = filterbank(sample_rate).shape[0]
+    wants, keys, haves = [], [], []
     for reference, quantized in pairs:
         want, have = log_mel(reference, sample_rate, floor=floor), log_mel(quantized, sample_rate, floor=floor)
+        # A frame's cell is read from the quantized audio as it comes from the decoder, as at run time.
         i = np.rint(_position(have, band_range, band_cells)).astype(np.int64)
         j = np.rint(_position(have.mean(axis=1, keepdims=True), frame_range, frame_cells)).astype(np.int64)
         keys.append(((np.arange(bands)[None, :] * band_cells + i) * frame_cells + j).ravel())
-        diffs.append((want - have).ravel())
-    key, diff = np.concatenate(keys), np.concatenate(diffs)
+        wants.append(want)
+        haves.append(have)
+    key = np.concatenate(keys)
+    shape = (bands, band_cells, frame_cells)
+    grid = _medians(key, np.concatenate([(w - h).ravel() for w, h in zip(wants, haves, strict=True)]), shape)
+
+    def made(grid: np.ndarray) -> Compensation:
+        return Compensation(sample_rate, band_range, frame_range, np.minimum(grid, 0.0).astype(np.float32), floor)
+
+    longest = max(len(quantized) for _, quantized in pairs)
+    for _ in range(refinements):
+        compensator = Compensator(made(grid), BufferPool(), longest)
+        residual = []
+        for want, (_, quantized) in zip(wants, pairs, strict=True):
+            out = np.concatenate([compensator.process(quantized.astype(np.float32)), compensator.finish()])
+            residual.append((want - log_mel(out, sample_rate, floor=floor)).ravel())
+        grid = grid + _medians(key, np.concatenate(residual), shape)
+    return made(grid)
+
+
+def _medians(key: np.ndarray, diff: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """The grid of per-cell medians of `diff` (cells with too few observations interpolated)."""
     order = np.lexsort((diff, key))  # by cell, then by value: medians are middle elements
     key, diff = key[order], diff[order]
     cells, starts, counts = np.unique(key, return_index=True, return_counts=True)
     medians = (diff[starts + (counts - 1) // 2] + diff[starts + counts // 2]) / 2
-    grid = np.full(bands * band_cells * frame_cells, np.nan)
+    grid = np.full(int(np.prod(shape)), np.nan)
     keep = counts >= MIN_COUNT
     grid[cells[keep]] = medians[keep]
-    grid = _fill(grid.reshape(bands, band_cells, frame_cells))
-    return Compensation(sample_rate, band_range, frame_range, np.minimum(grid, 0.0).astype(np.float32), floor)
+    return _fill(grid.reshape(shape))
 
 
 def _fill(grid: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ SPLIT = 4
 # 7: every level's decoder in two parts, head and tail (voice/graphs.py); compensation fitted
 # with a floor of 1e-8. 8: the tail's audio-rate stage in 2-D form (prepare/lift.py).
 # 9: the latent graph for one sentence per run, layer norms fused (prepare/latent.py).
-PREPARED = 9
+# 10: the compensation fitted in closed loop (dsp/compensation.py, REFINEMENTS).
+PREPARED = 10
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ
