@@ -83,7 +83,7 @@ def calibrate(pairs: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int,
     """Fit the grid from (reference FP32 audio, quantized audio) pairs of equal length."""
     pairs = list(pairs)
     bands = filterbank(sample_rate).shape[0]
-    wants, keys, haves = [], [], []
+    wants, keys, diffs = [], [], []
     for reference, quantized in pairs:
         want, have = log_mel(reference, sample_rate, floor=floor), log_mel(quantized, sample_rate, floor=floor)
         # A frame's cell is read from the quantized audio as it comes from the decoder, as at run time.
@@ -91,10 +91,10 @@ def calibrate(pairs: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int,
         j = np.rint(_position(have.mean(axis=1, keepdims=True), frame_range, frame_cells)).astype(np.int64)
         keys.append(((np.arange(bands)[None, :] * band_cells + i) * frame_cells + j).ravel())
         wants.append(want)
-        haves.append(have)
+        diffs.append((want - have).ravel())
     key = np.concatenate(keys)
     shape = (bands, band_cells, frame_cells)
-    grid = _medians(key, np.concatenate([(w - h).ravel() for w, h in zip(wants, haves, strict=True)]), shape)
+    grid = _medians(key, np.concatenate(diffs), shape)
 
     def made(grid: np.ndarray) -> Compensation:
         return Compensation(sample_rate, band_range, frame_range, np.minimum(grid, 0.0).astype(np.float32), floor)
