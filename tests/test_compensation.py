@@ -69,15 +69,16 @@ def _voiced(length: int, rng: np.random.Generator) -> np.ndarray:
     return (0.2 * tone * gate).astype(np.float32)
 
 
+def _noisy_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(clean, clean with a white noise floor): the quantized decoder's hiss, in miniature."""
+    clean = _voiced(RATE * 2, rng)
+    return clean, clean + rng.standard_normal(clean.shape).astype(np.float32) * 3e-3
+
+
 def test_calibrated_compensation_removes_an_added_noise_floor() -> None:
     rng = np.random.default_rng(0)
-
-    def pair() -> tuple[np.ndarray, np.ndarray]:
-        clean = _voiced(RATE * 2, rng)
-        return clean, clean + rng.standard_normal(clean.shape).astype(np.float32) * 3e-3
-
-    compensation = calibrate([pair() for _ in range(6)], RATE)
-    clean, noisy = pair()
+    compensation = calibrate([_noisy_pair(rng) for _ in range(6)], RATE)
+    clean, noisy = _noisy_pair(rng)
     before = compare(clean, noisy, RATE)
     after = compare(clean, _stream(compensation, noisy, [5000, 10000]), RATE)
     assert before.floor_rise_db > 20
@@ -89,12 +90,7 @@ def test_the_closed_fit_comes_closer_than_the_open_one() -> None:
     # A gain asked of a band is not all applied (shared bins, overlap-add): refitting what is
     # still wrong after compensating the calibration audio must help on audio it never saw.
     rng = np.random.default_rng(0)
-
-    def pair() -> tuple[np.ndarray, np.ndarray]:
-        clean = _voiced(RATE * 2, rng)
-        return clean, clean + rng.standard_normal(clean.shape).astype(np.float32) * 3e-3
-
-    calibration, unseen = [pair() for _ in range(6)], [pair() for _ in range(4)]
+    calibration, unseen = [_noisy_pair(rng) for _ in range(6)], [_noisy_pair(rng) for _ in range(4)]
 
     def error(compensation: Compensation) -> float:
         return float(np.mean([compare(clean, _stream(compensation, noisy, [5000, 10000], capacity=50000),
