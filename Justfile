@@ -76,7 +76,7 @@ build-arm64:
 test-binary:
     test -x build/out/$(uname -m)/edgesay || just build
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
-    EDGESAY_BINARY=build/out/$(uname -m)/edgesay python3 -m pytest tests/test_cli.py tests/test_cli_voices.py tests/test_binary.py tests/test_tui.py tests/test_bench.py tests/test_serve.py
+    EDGESAY_BINARY=build/out/$(uname -m)/edgesay python3 -m pytest tests/test_cli.py tests/test_outputs.py tests/test_cli_voices.py tests/test_binary.py tests/test_tui.py tests/test_bench.py tests/test_serve.py
 
 # Run the aarch64 binary under qemu in minimal bookworm and bullseye arm64 roots (no Python), an empty root and a musl-only root
 test-binary-arm64:

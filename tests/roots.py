@@ -36,6 +36,7 @@ def musl_root(cache: Path, machine: str, binary: Path) -> Path:
         subprocess.run(["bash", str(PACKAGES), DEBIAN_ARCH[machine], "bookworm", str(root), "musl", "busybox-static"],
                        check=True)
         subprocess.run(["chroot", str(root), "/bin/busybox", "--install", "-s", "/bin"], check=True)
+    assert not os.path.ismount(root / "dev"), f"{root}/dev is mounted: not removing anything in {root}"
     shutil.rmtree(root / "tmp", ignore_errors=True)  # the last run's unpacked binary (and its glibc)
     for name in ("proc", "dev", "tmp", "usr/local/bin"):
         (root / name).mkdir(parents=True, exist_ok=True)
@@ -48,17 +49,11 @@ def musl_root(cache: Path, machine: str, binary: Path) -> Path:
 
 def run_in(root: Path, *args: str, stdin: bytes | None = None, timeout: float = 900,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    """`args` inside `root` (/proc and /dev mounted for the run), with only ENV (and `env`)."""
-    mounted = []
-    try:
-        for name, command in (("proc", ["mount", "-t", "proc", "proc"]), ("dev", ["mount", "--bind", "/dev"])):
-            target = root / name
-            if not os.path.ismount(target):
-                subprocess.run([*command, str(target)], check=True)
-                mounted.append(target)
-        chroot = shutil.which("chroot") or "/usr/sbin/chroot"  # looked up here, not in ENV's PATH
-        return subprocess.run([chroot, str(root), *args], input=stdin, capture_output=True, timeout=timeout,
-                              env={**ENV, **(env or {})})
-    finally:
-        for target in reversed(mounted):
-            subprocess.run(["umount", "-l", str(target)], check=False)
+    """`args` inside `root`, with only ENV (and `env`). /proc and /dev are mounted in a private
+    mount namespace that ends with the run: nothing is left mounted in a folder that pytest or a
+    later run removes with rmtree, which would walk into the host's /dev."""
+    host = {name: shutil.which(name) or f"/usr/sbin/{name}" for name in ("unshare", "chroot", "mount")}
+    script = 'm=$1 c=$2 r=$3; shift 3; "$m" -t proc proc "$r/proc" && "$m" --bind /dev "$r/dev" && exec "$c" "$r" "$@"'
+    return subprocess.run([host["unshare"], "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
+                           host["mount"], host["chroot"], str(root), *args],
+                          input=stdin, capture_output=True, timeout=timeout, env={**ENV, **(env or {})})

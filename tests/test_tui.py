@@ -72,6 +72,31 @@ def messages(app: EdgesayApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+def test_save_follows_a_linked_folder_and_creates_nothing_in_dev(balanced, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The TUI's save goes through the same output rule as `-o`: a symlinked folder is followed,
+    and /dev (where a save once could have renamed a WAV over a device) gets a notice, no file."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+
+    async def scenario() -> None:
+        app = make_app(balanced, tmp_path / "link")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.engine is not None)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: len(app.history) == 1 and len(app.saved) == 1)
+            app.save_dir = Path("/dev")
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: any("creates nothing there" in m for m in messages(app)))
+            assert len(app.saved) == 1
+
+    before = set(os.listdir("/dev"))
+    asyncio.run(scenario())
+    assert set(os.listdir("/dev")) == before
+    saved = list((tmp_path / "real").iterdir())
+    assert len(saved) == 1 and sf.read(saved[0], dtype="int16")[0].size > 5000
+    assert (tmp_path / "link").is_symlink()
+
+
 def test_speak_shows_latency_and_keeps_the_audio(balanced, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     played: list[Recorder] = []
 

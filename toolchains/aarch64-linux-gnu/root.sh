@@ -44,6 +44,11 @@ create() {
 run() {
     local dir=$1; shift
     need_binfmt
+    # The mounts below live in a private mount namespace (the same process, re-run by unshare):
+    # they end with it, so no /dev stays bound inside a root that a later `rm -rf` may walk.
+    if [ -z "${EDGESAY_ROOT_NAMESPACE:-}" ]; then
+        EDGESAY_ROOT_NAMESPACE=1 exec unshare --mount --propagation private "$0" run "$dir" "$@"
+    fi
     # Not /sys: onnxruntime's cpuinfo reads the host's x86 cache topology from it and
     # crashes under qemu (../shared notes); without it onnxruntime warns and works.
     mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"

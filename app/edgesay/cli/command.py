@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from .. import __version__
 from ..errors import EdgesayError, InputError, OutputError
 from ..output.sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
+from ..system.files import why_unwritable
 from ..voice.config import SynthesisSettings
 from . import onefile, stops
 from .arguments import Parser, add_voice_arguments, non_negative, positive
@@ -138,15 +139,15 @@ def open_sink(args: argparse.Namespace, sample_rate: int) -> Sink | None:
 def check_output_early(args: argparse.Namespace) -> None:
     """Fail before the voice loads if the output cannot be written."""
     if args.output_dir:
-        wanted, folder = args.output_dir, Path(args.output_dir)
+        folder = Path(args.output_dir)
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {folder}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise OutputError(f"cannot write {folder}: folder {folder} is not writable")
     elif args.output and args.output != "-":
-        wanted, folder = args.output, Path(args.output).parent
-    else:
-        return
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {wanted}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {wanted}: folder {folder} is not writable")
+        problem = why_unwritable(Path(args.output))
+        if problem:
+            raise OutputError(f"cannot write {args.output}: {problem}")
 
 
 def _settings(args: argparse.Namespace, engine: "Engine", speaker: int | str | None) -> SynthesisSettings:

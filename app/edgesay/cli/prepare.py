@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..errors import OutputError, VoiceError
 from ..loading import store
-from ..system.files import PendingFile
+from ..system.files import OutputFile
 from ..voice.bundle import Bundle
 from ..voice.files import ONNX_SUFFIX, SUFFIX, config_beside
 from .arguments import Parser
@@ -37,10 +37,10 @@ def command(argv: list[str], err: TextIO) -> int:
     cached = store.prepared_bundle(model, config)
     Bundle.read(cached)  # checked before it is handed on
     try:
-        with PendingFile(output, public=True) as pending:
-            shutil.copyfile(cached, pending.tmp)
+        with OutputFile(output, suffix=".tmp") as target, cached.open("rb") as source:
+            shutil.copyfileobj(source, target.stream)
     except OSError as exc:
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    err.write(f"edgesay: wrote {output} ({output.stat().st_size / 1e6:.1f} MB); "
+    err.write(f"edgesay: wrote {output} ({cached.stat().st_size / 1e6:.1f} MB); "
               f"on any device: edgesay --voice {output}\n")
     return 0

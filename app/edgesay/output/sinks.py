@@ -1,52 +1,27 @@
 """Where audio goes: a WAV file, raw PCM on stdout, or WAV on stdout.
 
 A WAV file is written under a temporary name in the target folder and renamed when
-complete, so an error or Ctrl-C never leaves a truncated file under the requested name.
+complete, so an error or Ctrl-C never leaves a truncated file under the requested name;
+a target that is not a regular file (/dev/null, a FIFO, /dev/stdout) is written through
+(`system.files.OutputFile`).
 """
 
 import contextlib
+import fcntl
 import os
 import struct
 from pathlib import Path
 from typing import IO, Protocol
 
 import numpy as np
-import soundfile as sf
 
 from ..errors import OutputError
-from ..system.files import PendingFile
+from ..system.files import OutputFile
 
 
 class Sink(Protocol):
     def write(self, samples: np.ndarray) -> None: ...  # int16, mono
     def close(self, complete: bool) -> None: ...
-
-
-class WavFileSink:
-    def __init__(self, path: Path, sample_rate: int) -> None:
-        self.path = path
-        try:
-            self._pending = PendingFile(path, suffix=".part", public=True)
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        self._file = sf.SoundFile(str(self._pending.tmp), "w", samplerate=sample_rate, channels=1,
-                                  subtype="PCM_16", format="WAV")
-
-    def write(self, samples: np.ndarray) -> None:
-        try:
-            self._file.write(samples)
-        except (OSError, RuntimeError) as exc:  # disk full shows up as a libsndfile error
-            raise OutputError(f"cannot write {self.path}: {exc}") from exc
-
-    def close(self, complete: bool) -> None:
-        try:
-            self._file.close()
-            if complete:
-                self._pending.commit()
-        except (OSError, RuntimeError) as exc:
-            raise OutputError(f"cannot write {self.path}: {exc}") from exc
-        finally:
-            self._pending.discard()
 
 
 class RawSink:
@@ -72,6 +47,17 @@ def wav_header(sample_rate: int, data_bytes: int) -> bytes:
             b"data" + struct.pack("<I", min(0xFFFFFFFF, data_bytes)))
 
 
+def _patchable_offset(stream: IO[bytes]) -> int | None:
+    """Where the header starts, if it can be rewritten at the end: not on a pipe, and not in
+    append mode (`>>`), where every write lands at the end whatever the offset."""
+    try:
+        if not stream.seekable() or fcntl.fcntl(stream.fileno(), fcntl.F_GETFL) & os.O_APPEND:
+            return None
+        return stream.tell()
+    except (OSError, ValueError):
+        return None
+
+
 class WavStreamSink(RawSink):
     """WAV on stdout: streamed; if stdout is a file, its sizes are patched at the end."""
 
@@ -79,10 +65,7 @@ class WavStreamSink(RawSink):
         super().__init__(stream)
         self._rate = sample_rate
         self._bytes = 0
-        try:
-            self._start: int | None = stream.tell() if stream.seekable() else None
-        except OSError:
-            self._start = None
+        self._start = _patchable_offset(stream)
         stream.write(wav_header(sample_rate, 0xFFFFFFFF))
 
     def write(self, samples: np.ndarray) -> None:
@@ -131,3 +114,34 @@ class PlaybackSink(RawSink):
             self._process.terminate()
         if self._process.wait() != 0 and complete:
             raise OutputError(f"audio playback failed: {self._error()}")
+
+
+class WavFileSink(WavStreamSink):
+    """A WAV file a user named: streamed into `OutputFile`, its sizes patched at the end when
+    the target can seek (a file, /dev/null), left as "until the end" when it cannot (a FIFO)."""
+
+    def __init__(self, path: Path, sample_rate: int) -> None:
+        self.path = path
+        try:
+            self._output = OutputFile(path)
+            super().__init__(self._output.stream, sample_rate)
+        except OSError as exc:
+            if hasattr(self, "_output"):
+                self._output.discard()
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def write(self, samples: np.ndarray) -> None:
+        try:
+            super().write(samples)
+        except OSError as exc:  # disk full, a reader that went away
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+
+    def close(self, complete: bool) -> None:
+        try:
+            if complete:
+                super().close(complete)
+                self._output.commit()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        finally:
+            self._output.discard()
