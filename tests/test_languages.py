@@ -165,19 +165,18 @@ def test_a_stale_partial_directory_is_ignored(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("language", ["de", "fr", "ru"])
 def test_streamed_input_is_cut_where_espeak_ends_sentences(espeak: Espeak, language: str) -> None:
-    """A server's streamed text (text.frontend.complete_prefix, as Wyoming's synthesize-chunk
+    """A server's streamed text (text.frontend.StreamedText, as Wyoming's synthesize-chunk
     uses it) spoken piece by piece gives the ids of the whole text."""
-    from edgesay.text.frontend import complete_prefix
+    from edgesay.text.frontend import StreamedText
 
     frontend = config_for(language).frontend(espeak)
     text = " ".join((SENTENCES / f"{language}.txt").read_text(encoding="utf-8").splitlines()[:12])
-    pending, pieces = "", []
+    streamed, pieces = StreamedText(english=False), []
     for start in range(0, len(text), 7):  # arriving in chunks of 7 characters
-        pending += text[start:start + 7]
-        whole, pending = complete_prefix(pending, english=False)
+        whole = streamed.feed(text[start:start + 7])
         if whole.strip():
             pieces.append(whole)
-    pieces.append(pending)
+    pieces.append(streamed.pending)
     assert len(pieces) > 5
     assert [ids for piece in pieces for ids in ids_of(frontend, piece)] == ids_of(frontend, text)
 

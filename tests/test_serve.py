@@ -107,6 +107,9 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> Path:
     else:
         shutil.copy(TINY, folder / "tiny-multi.onnx")
         shutil.copy(f"{TINY}.json", folder / "tiny-multi.onnx.json")
+        # Prepared into the tests' cache, as `edgesay prepare` would: a server prepares nothing
+        # for a request.
+        prepared_bundle(folder / "tiny-multi.onnx", folder / "tiny-multi.onnx.json", progress=lambda _: None)
     return folder
 
 
@@ -375,7 +378,7 @@ def test_text_over_the_limit_is_refused(server: Server) -> None:
 def test_a_connection_that_sends_nothing_is_closed(server: Server) -> None:
     events, closed = run(raw_exchange(server.wyoming, b"", timeout=10))
     assert events == [] and closed
-    assert "nothing sent for 3 s" in server.log()
+    assert "no request for 3 s" in server.log()
 
 
 def test_unix_socket(tmp_path: Path) -> None:
@@ -454,7 +457,7 @@ def test_http_client_that_leaves_stops_its_synthesis(server: Server, path: str) 
     (b"[1, 2]", 400, "JSON object"),
     (b'{"text": 5}', 400, '"text" must be a string'),
     (b'{"text": "Hi.", "length_scale": "fast"}', 400, '"length_scale" must be a number'),
-    (b'{"text": "Hi.", "length_scale": -1}', 400, "scales must be"),
+    (b'{"text": "Hi.", "length_scale": -1}', 400, '"length_scale" must be between 0.1 and 4'),
     (b'{"text": "Hi.", "speaker_id": true}', 400, "speaker_id"),
     (b'{"text": "Hi.", "voice": "nobody"}', 404, "no voice named"),
     (b'{"text": "Hi.", "voice": "tiny-multi", "speaker": "dave"}', 400, "no speaker named"),

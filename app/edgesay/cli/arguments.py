@@ -6,6 +6,7 @@ import typing
 from collections.abc import Callable
 
 from ..voice import levels
+from ..voice.limits import LENGTH_SCALE, NOISE_SCALE, NOISE_W, SENTENCE_SILENCE, VOLUME, Bound
 
 
 class Parser(argparse.ArgumentParser):
@@ -26,14 +27,30 @@ def positive(kind: Callable[[str], float]) -> Callable[[str], float]:
     return parse
 
 
-def non_negative(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
-    return number
+def bounded(bound: Bound) -> Callable[[str], float]:
+    """A flag's value within its range from voice.limits, the table the server's fields use too."""
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not bound.holds(number):
+            raise argparse.ArgumentTypeError(f"{value!r} must be {bound.range}")
+        return number
+    return parse
+
+
+def add_synthesis_arguments(parser: argparse.ArgumentParser) -> None:
+    """The per-utterance settings, as the command and the server's defaults take them."""
+    parser.add_argument("--speaker", "-s", help="speaker id or name of a multi-speaker voice")
+    for bound, names, default in ((LENGTH_SCALE, ["--length-scale"], None), (NOISE_SCALE, ["--noise-scale"], None),
+                                  (NOISE_W, ["--noise-w", "--noise-w-scale"], None),
+                                  (SENTENCE_SILENCE, ["--sentence-silence"], 0.0), (VOLUME, ["--volume"], 1.0)):
+        shown = "the voice's" if default is None else f"{default:g}"
+        parser.add_argument(*names, dest=names[0][2:].replace("-", "_"), type=bounded(bound), default=default,
+                            metavar="X", help=f"{bound.meaning}, {bound.low:g} to {bound.high:g} (default {shown})")
+    parser.add_argument("--no-normalize", action="store_true",
+                        help="the voice's own level: no loudness gain, no limiter (default: as loud as Piper)")
 
 
 def add_voice_arguments(parser: argparse.ArgumentParser, what: str) -> None:

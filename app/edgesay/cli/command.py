@@ -15,10 +15,10 @@ from ..output.sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSi
 from ..system.files import why_unwritable
 from ..voice.config import SynthesisSettings
 from . import onefile, stops
-from .arguments import Parser, add_voice_arguments, non_negative, positive
+from .arguments import Parser, add_synthesis_arguments, add_voice_arguments
 
 if TYPE_CHECKING:
-    from ..loading.engine import Engine
+    pass
 
 # One utterance (a --text or a line of input) at most; longer text belongs in several lines.
 MAX_UTTERANCE_CHARS = 100_000
@@ -68,14 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output-dir", "-d", help="one WAV file per input line in this folder")
     out.add_argument("--play", action="store_true", help="play through aplay (default when stdout is a terminal)")
     add_voice_arguments(p, "Piper voice: path to .onnx (config next to it), an .edgesay bundle, or a name")
-    p.add_argument("--speaker", "-s", help="speaker id or name of a multi-speaker voice")
-    p.add_argument("--length-scale", type=positive(float), help="phoneme length: above 1 is slower")
-    p.add_argument("--noise-scale", type=non_negative, help="generator noise (voice default)")
-    p.add_argument("--noise-w", "--noise-w-scale", type=non_negative, help="phoneme width noise (voice default)")
-    p.add_argument("--sentence-silence", type=non_negative, default=0.0, help="seconds of silence after sentences")
-    p.add_argument("--volume", type=non_negative, default=1.0, help="volume multiplier (default 1.0)")
-    p.add_argument("--no-normalize", action="store_true",
-                   help="the voice's own level: no loudness gain, no limiter (default: as loud as Piper)")
+    add_synthesis_arguments(p)
     p.add_argument("--json-input", action="store_true",
                    help="stdin lines are JSON: {text, speaker_id or speaker, output_file}")
     p.add_argument("--list-voices", action="store_true", help="list the voices edgesay can find, then exit")
@@ -150,10 +143,10 @@ def check_output_early(args: argparse.Namespace) -> None:
             raise OutputError(f"cannot write {args.output}: {problem}")
 
 
-def _settings(args: argparse.Namespace, engine: "Engine", speaker: int | str | None) -> SynthesisSettings:
+def settings(args: argparse.Namespace, speaker_id: int | None = None) -> SynthesisSettings:
+    """The synthesis flags (arguments.add_synthesis_arguments) as settings."""
     return SynthesisSettings(
-        speaker_id=engine.config.speaker_id(speaker),
-        length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
+        speaker_id=speaker_id, length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
         sentence_silence=args.sentence_silence, volume=args.volume, normalize=not args.no_normalize)
 
 
@@ -162,10 +155,7 @@ def field_test(args: argparse.Namespace) -> int:
     from ..tui.app import Choices, run
 
     stops.stop_cleanly()
-    settings = SynthesisSettings(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-                                 sentence_silence=args.sentence_silence, volume=args.volume,
-                                 normalize=not args.no_normalize)
-    return run(Choices(args.voice, args.quality, args.threads), settings)
+    return run(Choices(args.voice, args.quality, args.threads), settings(args))
 
 
 def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
@@ -187,10 +177,11 @@ def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
             if request.output_file or args.output_dir:
                 path = request.output_file or Path(args.output_dir) / f"edgesay-{request.line:06d}.wav"
                 own = WavFileSink(path, rate)
-            settings = _settings(args, engine, request.speaker if request.speaker is not None else args.speaker)
+            chosen = settings(args, engine.config.speaker_id(request.speaker if request.speaker is not None
+                                                            else args.speaker))
             ok = False
             try:
-                for chunk in engine.synthesize(request.text, settings):
+                for chunk in engine.synthesize(request.text, chosen):
                     target = own or sink
                     if target is None:  # unreachable: no main sink only with --output-dir
                         raise OutputError("no output for this line")

@@ -23,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("voice", help=f"a Piper voice ({ONNX_SUFFIX}), its config beside it as {ONNX_SUFFIX}.json")
     parser.add_argument("-c", "--config", help="the voice's config, if it is not beside the model")
-    parser.add_argument("-o", "--output", help=f"the bundle to write (default: ./VOICE{SUFFIX})")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help=f"the bundle to write (default: ./VOICE{SUFFIX})")
+    where.add_argument("--cache-only", action="store_true",
+                       help="prepare into this machine's cache only, where --voice VOICE.onnx and "
+                            "edgesay serve find it (what serve --prepare runs)")
     return parser
 
 
@@ -36,6 +40,9 @@ def command(argv: list[str], err: TextIO) -> int:
     output = Path(args.output) if args.output else Path(f"{model.stem}{SUFFIX}")
     cached = store.prepared_bundle(model, config)
     Bundle.read(cached)  # checked before it is handed on
+    if args.cache_only:
+        err.write(f"edgesay: {model.name} is prepared ({cached})\n")
+        return 0
     try:
         with OutputFile(output, suffix=".tmp") as target, cached.open("rb") as source:
             shutil.copyfileobj(source, target.stream)

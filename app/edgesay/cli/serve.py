@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from ..system.threads import MAX_DEFAULT_THREADS, usable_cores
-from .arguments import Parser, add_voice_arguments, non_negative, positive
+from .arguments import Parser, add_synthesis_arguments, add_voice_arguments, positive
 
 EXAMPLES = """\
 examples:
@@ -24,6 +24,7 @@ def default_workers() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..serve.limits import DEFAULT as DEFAULT_LIMITS
     from ..serve.server import DEFAULT_URI, check_uri, parse_http
 
     def uri(value: str) -> str:
@@ -49,15 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http", type=http, metavar="HOST:PORT", help="also (or only) serve HTTP here")
     add_voice_arguments(p, "default voice: a name, a .onnx or an .edgesay (the others edgesay finds are "
                            "offered by name, as --list-voices shows)")
-    p.add_argument("--speaker", help="default speaker (name or id) of a multi-speaker voice")
-    p.add_argument("--length-scale", type=positive(float), help="phoneme length: above 1 is slower")
-    p.add_argument("--noise-scale", type=non_negative, help="generator noise (voice default)")
-    p.add_argument("--noise-w-scale", "--noise-w", dest="noise_w", type=non_negative,
-                   help="phoneme width noise (voice default)")
-    p.add_argument("--sentence-silence", type=non_negative, default=0.0, help="seconds of silence after sentences")
-    p.add_argument("--volume", type=non_negative, default=1.0, help="volume multiplier (default 1.0)")
-    p.add_argument("--no-normalize", action="store_true",
-                   help="the voice's own level: no loudness gain, no limiter (default: as loud as Piper)")
+    add_synthesis_arguments(p)  # the defaults for requests that set none
     p.add_argument("--samples-per-chunk", type=positive(int), default=1024,
                    help="samples per Wyoming audio-chunk at most (default 1024)")
     p.add_argument("--zeroconf", nargs="?", const="edgesay", metavar="NAME",
@@ -67,8 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
                         "their turn, first come first served")
     p.add_argument("--max-voices", type=positive(int), default=2,
                    help="voices kept loaded; the least recently used is unloaded first (default 2)")
-    p.add_argument("--idle-timeout", type=positive(float), default=60.0,
-                   help="close a Wyoming connection that sends nothing for this many seconds (default 60)")
+    p.add_argument("--prepare", action="store_true",
+                   help="prepare every voice found before serving, one at a time at low priority (a request "
+                        "never prepares a voice; without this only the default voice is prepared if needed)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a web page's origin (http://host:port) allowed to send HTTP requests; others' "
+                        "pages are refused with 403 (repeatable)")
+    limits = p.add_argument_group("limits for clients on the network")
+    limits.add_argument("--max-connections", type=positive(int), default=DEFAULT_LIMITS.max_connections,
+                        help=f"open connections, both transports (default {DEFAULT_LIMITS.max_connections}); "
+                             "more are refused at once")
+    limits.add_argument("--idle-timeout", type=positive(float), default=DEFAULT_LIMITS.idle_timeout,
+                        help="close a Wyoming connection that sends no request for this many seconds "
+                             f"(default {DEFAULT_LIMITS.idle_timeout:g})")
+    limits.add_argument("--header-timeout", type=positive(float), default=DEFAULT_LIMITS.header_timeout,
+                        help="seconds an HTTP connection has to send a request's headers, and again its body "
+                             f"(default {DEFAULT_LIMITS.header_timeout:g})")
+    limits.add_argument("--client-timeout", type=positive(float), default=DEFAULT_LIMITS.client_timeout,
+                        help="drop a client that takes none of its audio for this many seconds "
+                             f"(default {DEFAULT_LIMITS.client_timeout:g})")
+    limits.add_argument("--max-whole-seconds", type=positive(float), default=DEFAULT_LIMITS.max_whole_seconds,
+                        help="most audio in one whole (not streamed) HTTP answer "
+                             f"(default {DEFAULT_LIMITS.max_whole_seconds:g})")
     p.add_argument("--debug", action="store_true", help="log DEBUG messages")
     return p
 
@@ -84,8 +97,11 @@ def command(argv: list[str], err: TextIO) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     if not args.debug:
         logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    from ..serve.limits import ServerLimits
     from ..serve.server import DEFAULT_URI, ServeOptions, serve
     from ..serve.speech import Defaults
+    from .bench import self_command
+    from .command import settings
 
     workers = args.workers or default_workers()
     # Every engine may use every core: one client (Home Assistant's usual case) then runs at full
@@ -95,9 +111,11 @@ def command(argv: list[str], err: TextIO) -> int:
     options = ServeOptions(
         uri=args.uri or (None if args.http else DEFAULT_URI), http=args.http, voice=args.voice,
         quality=args.quality, threads=threads, workers=workers, max_voices=args.max_voices,
-        samples_per_chunk=args.samples_per_chunk, zeroconf=args.zeroconf, idle_timeout=args.idle_timeout,
-        defaults=Defaults(args.speaker, args.length_scale, args.noise_scale, args.noise_w, args.sentence_silence,
-                          args.volume, not args.no_normalize))
+        samples_per_chunk=args.samples_per_chunk, zeroconf=args.zeroconf,
+        defaults=Defaults(args.speaker, settings(args)),
+        limits=ServerLimits(args.max_connections, args.idle_timeout, args.header_timeout, args.client_timeout,
+                            args.max_whole_seconds),
+        allowed_origins=frozenset(args.allow_origin), prepare=args.prepare, prepare_command=tuple(self_command()))
     if options.zeroconf is not None and not (options.uri or "").startswith("tcp://"):
         print("edgesay: --zeroconf announces a tcp:// Wyoming server; give --uri tcp://...", file=sys.stderr)
         return 2

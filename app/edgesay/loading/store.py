@@ -82,9 +82,36 @@ def prepared_bundle(model: Path, config: Path, progress: Progress | None = None)
     return path
 
 
-def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress | None = None) -> VoiceLevel:
-    """The voice at `quality` (None: the voice's default level); `voice` None is the default voice."""
+class NotPrepared(VoiceError):
+    """A Piper voice that has not been prepared on this machine, asked for where preparing it
+    now is not allowed (a server: minutes of CPU and 1.5 GB beside it)."""
+
+
+def is_prepared(voice: VoiceFiles | None) -> bool:
+    """Whether loading `voice` needs no preparation: a bundle, the embedded voice, or a Piper
+    voice whose bundle is in the cache."""
+    if voice is not None and voice.is_bundle:
+        return True
+    if voice is None:
+        if paths.embedded_bundle() is not None:
+            return True
+        voice = VoiceFiles.default()
+    config = voice.config or config_beside(voice.model)
+    try:
+        return cached_bundle_path(voice.model, config, paths.cache_dir()).is_file()
+    except OSError:  # a file that went away: not prepared, and loading it will say why
+        return False
+
+
+def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress | None = None,
+               prepare: bool = True) -> VoiceLevel:
+    """The voice at `quality` (None: the voice's default level); `voice` None is the default voice.
+    `prepare=False`: a Piper voice not prepared yet is NotPrepared instead of prepared now."""
     levels.check(quality)
+    if not prepare and not is_prepared(voice):
+        name = voice.model if voice is not None else paths.DEFAULT_VOICE
+        raise NotPrepared(f"voice {name} is not prepared on this machine: run `edgesay prepare {name}` "
+                          "(or start the server with --prepare)")
     if voice is not None and voice.is_bundle:
         return Bundle.read(voice.model).level(quality)
     if voice is None:

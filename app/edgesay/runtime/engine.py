@@ -292,10 +292,21 @@ class Engine:
             self.pool.give(z)
 
     def _silence(self, seconds: float, index: int, timings: SentenceTimings) -> Iterator[AudioChunk]:
-        samples = int(seconds * self.config.sample_rate)
-        pcm = self.pool.take((samples,), np.int16)
-        pcm.fill(0)
-        try:
-            yield AudioChunk(pcm, self.config.sample_rate, index, True, timings)
-        finally:
-            self.pool.give(pcm)
+        """Silence in chunks no longer than a window's, from the class windows use: however long
+        the pause, it costs no memory of its own."""
+        left = int(seconds * self.config.sample_rate)
+        while left > 0:
+            samples = min(left, self._chunk_room)
+            pcm = self.pool.take((samples,), np.int16, self._chunk_room)
+            pcm.fill(0)
+            left -= samples
+            try:
+                yield AudioChunk(pcm, self.config.sample_rate, index, left == 0, timings)
+            finally:
+                self.pool.give(pcm)
+
+    def close(self) -> None:
+        """Stop the engine's threads (their work is done: this engine speaks no more)."""
+        for executor in (self._worker, self._behind, self._lanes):
+            if executor is not None:
+                executor.shutdown(wait=False)

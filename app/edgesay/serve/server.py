@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import stat
@@ -12,17 +13,22 @@ from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import web
-from wyoming.server import AsyncServer, AsyncTcpServer
+from wyoming.server import AsyncServer, AsyncTcpServer, AsyncUnixServer
 
 from ..errors import EdgesayError
 from .http import Http
-from .speech import Defaults, Speaker
+from .limits import DEFAULT as DEFAULT_LIMITS
+from .limits import ServerLimits
+from .speech import Defaults, Speech
 from .voices import Catalog, LoadedVoices
 from .wyoming import WyomingHandler
 
 LOG = logging.getLogger("edgesay.serve")
 
 DEFAULT_URI = "tcp://0.0.0.0:10200"  # wyoming-piper's port, what Home Assistant expects
+# What a request still in flight gets to end at a stop, per transport: systemd waits 90 s, a user
+# at a terminal less; a synthesis stops at its next window well within this.
+_SHUTDOWN_SECONDS = 0.5
 _ANY = ("0.0.0.0", "::", "")
 
 
@@ -43,8 +49,11 @@ class ServeOptions:
     max_voices: int
     samples_per_chunk: int
     zeroconf: str | None  # the announced name; None: not announced
-    idle_timeout: float
     defaults: Defaults
+    limits: ServerLimits = DEFAULT_LIMITS
+    allowed_origins: frozenset[str] = frozenset()
+    prepare: bool = False  # prepare every voice found before serving (else only the default one)
+    prepare_command: tuple[str, ...] = ()  # how to start `edgesay prepare`
 
 
 def check_uri(uri: str) -> str:
@@ -56,36 +65,112 @@ def check_uri(uri: str) -> str:
         path = Path(parsed.path)
         if not parsed.path:
             raise ServeError(f"--uri {uri}: a unix:// address needs a path")
-        # The library removes whatever is at the path before it listens: only ever an old socket.
+        # The library removes whatever is at the path before it listens: only ever an old socket,
+        # never one another server still answers on.
         if path.exists() and not stat.S_ISSOCK(path.stat().st_mode):
             raise ServeError(f"--uri {uri}: {path} exists and is not a socket")
+        if path.exists() and _answers(path):
+            raise ServeError(f"--uri {uri}: another server is listening on {path}")
     else:
         raise ServeError(f"--uri {uri}: only tcp:// and unix:// are served")
     return uri
 
 
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+class Connections:
+    """Open connections of both transports, against one limit; and the Wyoming handlers' tasks,
+    which the library does not end when it stops."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.http: web.Server | None = None
+        self.wyoming: set[asyncio.Task[None]] = set()
+
+    def full(self) -> bool:
+        return len(self.wyoming) + (len(self.http.connections) if self.http else 0) >= self.limit
+
+    async def end_wyoming(self, timeout: float) -> None:
+        for task in self.wyoming:
+            task.cancel()
+        if self.wyoming:
+            await asyncio.wait(self.wyoming, timeout=timeout)
+
+
+class _Refused(asyncio.Protocol):
+    """An HTTP connection over the limit: one 503 and closed, before anything is read."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # a stream server's transport
+        body = b'{"error": "too many connections to this server; try again"}'
+        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        transport.close()
+
+
+async def prepare_voices(catalog: Catalog, names: list[str], command: tuple[str, ...]) -> None:
+    """Prepare voices one at a time, each in a child process at a lower priority, so a
+    preparation neither holds its memory in the server afterwards nor slows a board's other work."""
+    for name in names:
+        info = catalog.info(name)
+        LOG.info("preparing voice %s (once, a few minutes; at low priority)", name)
+        child = await asyncio.create_subprocess_exec(
+            *command, "prepare", str(info.path), "--cache-only", preexec_fn=lambda: os.nice(10))
+        try:
+            if await child.wait() != 0:
+                raise ServeError(f"preparing voice {name} failed (edgesay prepare exited {child.returncode})")
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+
 async def serve(options: ServeOptions) -> None:
     catalog = Catalog.find(options.voice)
     voices = LoadedVoices(catalog, options.quality, options.threads, options.workers, options.max_voices)
-    speaker = Speaker(voices, options.defaults, options.workers)
+    wanted = list(catalog.voices) if options.prepare else [catalog.default]
+    await prepare_voices(catalog, [n for n in wanted if not voices.prepared(n)], options.prepare_command)
+    speech = Speech(voices, options.defaults, options.workers)
     await voices.preload(None)  # the default voice answers the first request at full speed
+    connections = Connections(options.limits.max_connections)
     wyoming: AsyncServer | None = None
     runner: web.AppRunner | None = None
+    site: asyncio.Server | None = None
     announced = None
     try:
         if options.uri:
             wyoming = AsyncServer.from_uri(options.uri)
             try:
-                await wyoming.start(partial(WyomingHandler, speaker, options.samples_per_chunk, options.idle_timeout))
+                await wyoming.start(partial(WyomingHandler, speech, options.samples_per_chunk, options.limits,
+                                            connections))
             except OSError as exc:
                 raise ServeError(f"cannot listen on {options.uri}: {exc.strerror or exc}") from exc
+            if isinstance(wyoming, AsyncUnixServer):
+                # Not the umask's mode: the owner and its group (a Home Assistant user added to it).
+                os.chmod(wyoming.socket_path, 0o660)
             LOG.info("wyoming: listening on %s", options.uri)
         if options.http:
-            runner = web.AppRunner(Http(speaker).app(), access_log=None, handle_signals=False)
+            limits = options.limits
+            runner = web.AppRunner(Http(speech, limits, options.allowed_origins).app(), access_log=None,
+                                   handle_signals=False, handler_cancellation=True,
+                                   keepalive_timeout=limits.header_timeout, shutdown_timeout=_SHUTDOWN_SECONDS)
             await runner.setup()
+            http = connections.http = runner.server
+            assert http is not None  # set up above
             host, port = options.http
+
+            def protocol() -> asyncio.BaseProtocol:
+                return _Refused() if connections.full() else http()
+
             try:
-                await web.TCPSite(runner, host, port).start()
+                site = await asyncio.get_running_loop().create_server(protocol, host, port, reuse_address=True)
             except OSError as exc:
                 raise ServeError(f"cannot listen on http://{host}:{port}: {exc.strerror or exc}") from exc
             LOG.info("http: listening on http://%s:%d", host, port)
@@ -96,11 +181,14 @@ async def serve(options: ServeOptions) -> None:
         await _until_stopped()
         LOG.info("stopping")
     finally:
-        speaker.shutdown()
+        speech.shutdown()
         if announced is not None:
             await announced.async_close()
+        if site is not None:
+            site.close()
         if wyoming is not None:
             await wyoming.stop()
+            await connections.end_wyoming(_SHUTDOWN_SECONDS)
         if runner is not None:
             await runner.cleanup()
 

@@ -1,30 +1,40 @@
 """One request's speech: synthesized on a worker thread, handed to the event loop as it is made.
 
-Both transports (Wyoming, HTTP) go through `Speaker.stream`: a fair queue of worker slots (first
+Both transports (Wyoming, HTTP) go through `Speech.stream`: a fair queue of worker slots (first
 come, first served), an engine of the requested voice per slot, and a bounded buffer between the
 engine and the client, so a slow reader holds at most its own slot and `BUFFERED_CHUNKS` of
-audio, and a client that leaves stops its synthesis after the window being decoded.
+audio, and a client that leaves stops its synthesis after the window being decoded. A client
+that has gone before its turn never takes a slot.
 """
 
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import threading
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
-from ..errors import InputError
+from ..errors import EdgesayError, InputError
 from ..voice.config import SynthesisSettings, VoiceConfig
 from .voices import LOG, LoadedVoices
 
 # Decoder windows of audio a client may fall behind by before its synthesis waits for it and
 # gives up its worker slot (a window is 1.2 s of speech for a medium voice; the socket holds
-# more on top).
+# more on top). With the engine's own working set, this bounds one request's memory.
 BUFFERED_CHUNKS = 16
 # One request's text at most (as `edgesay --text`); longer text is several requests.
 MAX_TEXT_CHARS = 100_000
-_POLL = 0.1  # seconds: how often a waiting worker looks whether its client left
+_POLL = 0.1  # seconds: how often a waiting worker, or a request waiting for one, looks whether its client left
+
+
+class ServerStopping(EdgesayError):
+    """The server is shutting down: the request ends where it is."""
+
+
+class ClientGone(ConnectionResetError):
+    """The client left (or was dropped) before or during its synthesis."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +52,11 @@ class SpeechRequest:
 
 @dataclass(frozen=True)
 class Defaults:
-    """The server's flags that a request may override."""
+    """The server's flags that a request may override: a speaker by name or id (resolved per
+    voice), and the rest of the settings as the command takes them."""
 
     speaker: str | None = None
-    length_scale: float | None = None
-    noise_scale: float | None = None
-    noise_w: float | None = None
-    sentence_silence: float = 0.0
-    volume: float = 1.0
-    normalize: bool = True
+    settings: SynthesisSettings = field(default_factory=SynthesisSettings)
 
 
 @dataclass
@@ -78,12 +84,30 @@ class _Slot:
     the event loop's thread, so whether it is held is never in doubt."""
 
     slots: asyncio.Semaphore
+    gone: Callable[[], bool]
     held: bool = False
 
     async def take(self) -> None:
-        if not self.held:
-            await self.slots.acquire()
-            self.held = True
+        """Wait for a slot, keeping this request's place in the queue, but give up as soon as
+        the client has gone: an abandoned request never computes anything."""
+        if self.held:
+            return
+        waiting = asyncio.ensure_future(self.slots.acquire())
+        try:
+            while not (await asyncio.wait({waiting}, timeout=_POLL))[0]:
+                if self.gone():
+                    raise ClientGone("the client left while waiting for a worker")
+        finally:
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
+        if waiting.cancelled():
+            raise ClientGone("the client left while waiting for a worker")
+        self.held = True
+        if self.gone():  # left in the same instant: the slot goes straight to the next
+            await self.give()
+            raise ClientGone("the client left while waiting for a worker")
 
     async def give(self) -> None:
         if self.held:
@@ -91,12 +115,13 @@ class _Slot:
             self.slots.release()
 
 
-class Speaker:
+class Speech:
     def __init__(self, voices: LoadedVoices, defaults: Defaults, workers: int) -> None:
         self.voices = voices
         self.defaults = defaults
         self._slots = asyncio.Semaphore(workers)
         self._stopping = threading.Event()
+        self._buffers: set[asyncio.Queue[bytes | BaseException | None]] = set()
 
     def check(self, request: SpeechRequest) -> None:
         """Refuse a request before it waits for a worker: text and voice are known now."""
@@ -105,32 +130,37 @@ class Speaker:
         if len(request.text) > MAX_TEXT_CHARS:
             raise InputError(f"the text has {len(request.text):,} characters; the limit is {MAX_TEXT_CHARS:,} "
                              "per request")
-        self.voices.catalog.info(request.voice)
+        self.voices.check(request.voice)
 
     def settings(self, request: SpeechRequest, config: VoiceConfig) -> SynthesisSettings:
         """The request's settings over the server's, checked against the voice: a bad speaker or
         scale is an error before any audio."""
-        d = self.defaults
-        settings = SynthesisSettings(
-            speaker_id=config.speaker_id(request.speaker if request.speaker not in (None, "") else d.speaker),
+        d = self.defaults.settings
+        speaker = request.speaker if request.speaker not in (None, "") else self.defaults.speaker
+        settings = dataclasses.replace(
+            d, speaker_id=config.speaker_id(speaker),
             length_scale=d.length_scale if request.length_scale is None else request.length_scale,
             noise_scale=d.noise_scale if request.noise_scale is None else request.noise_scale,
             noise_w=d.noise_w if request.noise_w is None else request.noise_w,
-            sentence_silence=d.sentence_silence if request.sentence_silence is None else request.sentence_silence,
-            volume=d.volume, normalize=d.normalize)
+            sentence_silence=d.sentence_silence if request.sentence_silence is None else request.sentence_silence)
         settings.scales(config)
         settings.speaker(config)
         return settings
 
-    async def stream(self, request: SpeechRequest, spoken: Spoken) -> AsyncGenerator[bytes, None]:
+    async def stream(self, request: SpeechRequest, spoken: Spoken,
+                     gone: Callable[[], bool] = lambda: False) -> AsyncGenerator[bytes, None]:
         """16-bit mono PCM for `request`, piece by piece as the engine decodes it. Leaving the
-        loop early (the client went away, an error) stops the synthesis."""
+        loop early (the client went away, an error) stops the synthesis. `gone` says whether
+        the client has left; it is asked while the request waits for a worker."""
         self.check(request)
+        if self._stopping.is_set():
+            raise ServerStopping("the server is stopping")
         loop = asyncio.get_running_loop()
         buffer: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(BUFFERED_CHUNKS)
         left = threading.Event()
-        slot = _Slot(self._slots)
+        slot = _Slot(self._slots, gone)
         await slot.take()
+        self._buffers.add(buffer)
         try:
             async with self.voices.engine(request.voice) as engine:
                 config = engine.config
@@ -201,8 +231,14 @@ class Speaker:
                     if cancelled:
                         raise asyncio.CancelledError
         finally:
+            self._buffers.discard(buffer)
             await slot.give()
 
     def shutdown(self) -> None:
-        """Stop every synthesis at its next window; their threads end with it."""
+        """Stop every synthesis at its next window, and wake every request waiting for audio
+        with ServerStopping (their threads end with their windows)."""
         self._stopping.set()
+        for buffer in self._buffers:
+            while not buffer.empty():  # audio a client has not taken yet is not sent now
+                buffer.get_nowait()
+            buffer.put_nowait(ServerStopping("the server is stopping"))

@@ -15,9 +15,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from ..errors import VoiceError
+from ..loading import store
 from ..loading.engine import Engine, open_sessions
 from ..loading.lookup import VoiceInfo, list_voices, resolve, voice_info
-from ..loading.store import load_level
+from ..loading.store import NotPrepared
 from ..runtime.streaming import VoiceSessions
 from ..system import paths
 from ..voice.bundle import VoiceLevel
@@ -71,10 +72,16 @@ class _Loaded:
     level: VoiceLevel
     sessions: VoiceSessions
     idle: list[Engine] = field(default_factory=list)
+    busy: int = 0  # engines of this voice in a synthesis (or waiting for a slow client)
 
 
 class LoadedVoices:
-    """Engines by voice name, loaded on first use, the least recently used unloaded first."""
+    """Engines by voice name, loaded on first use, the least recently used unloaded first.
+
+    Two bounds hold whatever the requests: at most `budget` voices are loaded (one that is still
+    speaking is never unloaded, so it is never loaded twice), and at most `workers + budget`
+    engines exist (an engine waiting for a slow client counts; a new one waits for one to end
+    or closes an idle one)."""
 
     def __init__(self, catalog: Catalog, quality: str | None, threads: int, workers: int, budget: int) -> None:
         self.catalog = catalog
@@ -82,43 +89,93 @@ class LoadedVoices:
         self.threads = threads
         self.workers = workers
         self.budget = max(1, budget)
+        self.max_engines = workers + self.budget
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
-        self._loading: dict[str, asyncio.Lock] = {}
+        self._load = asyncio.Lock()  # one voice loads at a time: memory is the bound, not time
+        self._changed = asyncio.Condition()  # an engine ended or went idle
+        self._engines = 0  # all engines, idle or busy
 
     @property
     def names(self) -> list[str]:
         """Loaded voices, least recently used first."""
         return list(self._loaded)
 
+    def prepared(self, name: str) -> bool:
+        return store.is_prepared(resolve(self.catalog.arguments[name]))
+
+    def check(self, name: str | None) -> None:
+        """A voice a request may use: known, and loaded or prepared (a server prepares nothing
+        for a request)."""
+        info = self.catalog.info(name)
+        if info.name not in self._loaded and not self.prepared(info.name):
+            raise NotPrepared(f"voice {info.name} is not prepared on this server: run `edgesay prepare "
+                              f"{info.path}` on it, or start it with --prepare")
+
     @asynccontextmanager
     async def engine(self, name: str | None) -> AsyncIterator[Engine]:
         """An engine of voice `name` for one synthesis. Callers hold a worker slot while they
         compute, so about `workers` engines are in use; one waiting for a slow client keeps its
-        engine, and a new one is made for the next request. At most `workers` are kept idle."""
+        engine, and a new one is made for the next request, up to `max_engines`."""
         info = self.catalog.info(name)
         voice = await self._voice(info.name)
-        # A new engine is made over the shared sessions when none is idle: no graph loading.
-        engine = voice.idle.pop() if voice.idle else await asyncio.to_thread(self._engine, voice)
+        try:
+            engine = voice.idle.pop() if voice.idle else await self._new_engine(voice)
+        except BaseException:
+            voice.busy -= 1
+            raise
         try:
             yield engine
         finally:
-            # Made while slow clients held others: not kept beyond one per worker.
-            if len(voice.idle) < self.workers:
+            voice.busy -= 1
+            # Made while slow clients held others: not kept beyond one per worker, nor for a voice
+            # that was unloaded meanwhile.
+            if len(voice.idle) < self.workers and any(v is voice for v in self._loaded.values()):
                 voice.idle.append(engine)
+            else:
+                self._close(engine)
+            async with self._changed:
+                self._changed.notify_all()
 
     async def _voice(self, name: str) -> _Loaded:
-        lock = self._loading.setdefault(name, asyncio.Lock())
-        async with lock:  # one load per voice, however many requests wait for it
-            voice = self._loaded.get(name)
-            if voice is None:
-                self._make_room()
-                started = time.monotonic()
-                argument = self.catalog.arguments[name]
-                voice = await asyncio.to_thread(self._load, argument)
-                LOG.info("loaded voice %s (%s) in %.1f s", name, voice.level.quality, time.monotonic() - started)
-                self._loaded[name] = voice
-            self._loaded.move_to_end(name)
-            return voice
+        """The loaded voice, marked busy (the caller's engine), loading it if needed."""
+        voice = self._loaded.get(name)
+        if voice is None:
+            async with self._load:
+                voice = self._loaded.get(name)
+                if voice is None:
+                    await self._make_room()
+                    started = time.monotonic()
+                    voice = await asyncio.to_thread(self._open, self.catalog.arguments[name])
+                    LOG.info("loaded voice %s (%s) in %.1f s", name, voice.level.quality, time.monotonic() - started)
+                    self._loaded[name] = voice
+        # No await from here on: a voice handed out busy cannot be unloaded in between.
+        self._loaded.move_to_end(name)
+        voice.busy += 1
+        return voice
+
+    async def _new_engine(self, voice: _Loaded) -> Engine:
+        async with self._changed:
+            while self._engines >= self.max_engines:
+                if not self._close_idle():
+                    await self._changed.wait()
+            self._engines += 1
+        try:
+            return await asyncio.to_thread(self._engine, voice)
+        except BaseException:
+            self._engines -= 1
+            raise
+
+    def _close_idle(self) -> bool:
+        """Close one idle engine, of the least recently used voice first; False if none is idle."""
+        for voice in self._loaded.values():
+            if voice.idle:
+                self._close(voice.idle.pop(0))
+                return True
+        return False
+
+    def _close(self, engine: Engine) -> None:
+        engine.close()
+        self._engines -= 1
 
     def _engine(self, voice: _Loaded) -> Engine:
         # Its largest windows run once, so its buffers and onnxruntime's working set are held
@@ -127,17 +184,24 @@ class LoadedVoices:
         engine.reserve()
         return engine
 
-    def _load(self, argument: str | None) -> _Loaded:
-        level = load_level(resolve(argument), self.quality)
+    def _open(self, argument: str | None) -> _Loaded:
+        level = store.load_level(resolve(argument), self.quality, prepare=False)
         return _Loaded(level, open_sessions(level, self.threads))
 
-    def _make_room(self) -> None:
-        """Unload least recently used voices until one more fits. A voice still speaking is
-        dropped from the table too: its engines go when their syntheses end."""
-        while len(self._loaded) >= self.budget:
-            name, voice = self._loaded.popitem(last=False)
-            voice.idle.clear()
-            LOG.info("unloaded voice %s (least recently used; --max-voices %d)", name, self.budget)
+    async def _make_room(self) -> None:
+        """Unload least recently used voices until one more fits; a voice still speaking is not
+        unloaded (it would stay in memory with its engines, and come back as a second copy):
+        the load waits for one to finish."""
+        async with self._changed:
+            while len(self._loaded) >= self.budget:
+                idle = next((n for n, v in self._loaded.items() if v.busy == 0), None)
+                if idle is None:
+                    await self._changed.wait()
+                    continue
+                voice = self._loaded.pop(idle)
+                while voice.idle:
+                    self._close(voice.idle.pop())
+                LOG.info("unloaded voice %s (least recently used; --max-voices %d)", idle, self.budget)
 
     async def preload(self, name: str | None) -> None:
         """Load a voice and make one engine, warmed, before the first request."""

@@ -12,7 +12,7 @@ import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -24,9 +24,13 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from .. import __version__
 from ..errors import EdgesayError, InputError
 from ..text.espeak_data import is_english
-from ..text.frontend import ESPEAK, complete_prefix
-from .speech import MAX_TEXT_CHARS, Speaker, SpeechRequest, Spoken
+from ..text.frontend import ESPEAK, StreamedText
+from .limits import ServerLimits
+from .speech import MAX_TEXT_CHARS, ClientGone, Speech, SpeechRequest, Spoken
 from .voices import Catalog
+
+if TYPE_CHECKING:
+    from .server import Connections
 
 LOG = logging.getLogger("edgesay.serve")
 
@@ -61,7 +65,7 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         return None  # end of stream (perhaps mid-line: the client left)
     try:
         header = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadEvent("event header is not a JSON line") from None
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise BadEvent('event header is not a JSON object with a "type" string')
@@ -74,7 +78,7 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         if data_length:
             try:
                 extra = json.loads(await reader.readexactly(data_length))
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise BadEvent("event data is not JSON") from None
             if not isinstance(extra, dict):
                 raise BadEvent("event data must be a JSON object")
@@ -123,43 +127,77 @@ class _Stream:
 
     voice: str | None
     speaker: str | None
-    english: bool  # where its sentences end: the voice's language decides (text.frontend)
-    pending: str = ""  # text received, not yet a whole sentence
+    text: StreamedText  # received, cut where its sentences end (the voice's language decides)
     chars: int = 0  # text received in all
     audio_started: bool = False
     spoken: Spoken | None = None
 
 
+# Events that are requests: only these keep a connection from being idle (a ping every minute
+# must not hold a connection forever).
+_REQUESTS = ("describe", "synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop")
+
+
 class WyomingHandler(AsyncEventHandler):
-    def __init__(self, speaker: Speaker, samples_per_chunk: int, idle_timeout: float,
+    def __init__(self, speech: Speech, samples_per_chunk: int, limits: ServerLimits, connections: "Connections",
                  reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         super().__init__(reader, writer)
-        self.speaker = speaker
+        self.speech = speech
         self.chunk_bytes = samples_per_chunk * WIDTH * CHANNELS
-        self.idle_timeout = idle_timeout
+        self.limits = limits
+        self.connections = connections
         peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "unix"
         self.stream: _Stream | None = None
 
     async def run(self) -> None:
         """The library's loop, with limits on what is read and errors answered as events."""
+        task = asyncio.current_task()
         try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(read_event(self.reader), self.idle_timeout)
-                except TimeoutError:
-                    LOG.info("wyoming %s: closed, nothing sent for %.0f s", self.peer, self.idle_timeout)
-                    break
-                except BadEvent as exc:
-                    LOG.info("wyoming %s: bad event: %s", self.peer, exc)
-                    await self.write_event(Error(text=str(exc), code="bad-event").event())
-                    break
-                if event is None or not await self.handle_event(event):
-                    break
+            if self.connections.full() or task is None:
+                LOG.info("wyoming %s: refused: %d connections open", self.peer, self.connections.limit)
+                await self.write_event(Error(text="too many connections to this server; try again",
+                                             code="busy").event())
+                return
+            self.connections.wyoming.add(task)
+            await self._events()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client left; its synthesis, if any, stopped with the write that failed
         finally:
+            if task is not None:
+                self.connections.wyoming.discard(task)
             self.writer.close()
+
+    async def _events(self) -> None:
+        idle_until = time.monotonic() + self.limits.idle_timeout
+        while True:
+            try:
+                event = await asyncio.wait_for(read_event(self.reader), max(0.0, idle_until - time.monotonic()))
+            except asyncio.TimeoutError:
+                LOG.info("wyoming %s: closed, no request for %.0f s", self.peer, self.limits.idle_timeout)
+                return
+            except BadEvent as exc:
+                LOG.info("wyoming %s: bad event: %s", self.peer, exc)
+                await self.write_event(Error(text=str(exc), code="bad-event").event())
+                return
+            if event is None:
+                return
+            if event.type in _REQUESTS:
+                idle_until = time.monotonic() + self.limits.idle_timeout
+            if not await self.handle_event(event):
+                return
+
+    def gone(self) -> bool:
+        """Whether the client has closed its end (what it sent before is still read)."""
+        return self.writer.transport.is_closing() or self.reader.at_eof()
+
+    async def write_event(self, event: Event) -> None:
+        """One event out; a client that takes nothing for --client-timeout seconds is dropped."""
+        try:
+            await asyncio.wait_for(super().write_event(event), self.limits.client_timeout)
+        except asyncio.TimeoutError:
+            self.writer.transport.abort()
+            raise ClientGone(f"the client took nothing for {self.limits.client_timeout:g} s: dropped") from None
 
     async def handle_event(self, event: Event) -> bool:
         try:
@@ -173,12 +211,12 @@ class WyomingHandler(AsyncEventHandler):
         except Exception as exc:  # a bug or a broken voice: this client is told, the server goes on
             LOG.exception("wyoming %s %s: failed", self.peer, event.type)
             self.stream = None
-            await self.write_event(Error(text=f"internal error: {exc}", code="internal").event())
+            await self.write_event(Error(text=f"internal error: {type(exc).__name__}", code="internal").event())
         return True
 
     async def _handle(self, event: Event) -> None:
         if Describe.is_type(event.type):
-            await self.write_event(info(self.speaker.voices.catalog).event())
+            await self.write_event(info(self.speech.voices.catalog).event())
         elif Synthesize.is_type(event.type):
             if self.stream is None:  # during a stream it only repeats the text, for older servers
                 name, speaker = _voice(event.data, "synthesize")
@@ -187,28 +225,30 @@ class WyomingHandler(AsyncEventHandler):
                 try:
                     await self._speak(request, spoken, start=True)
                     await self.write_event(AudioStop().event())
-                except ConnectionError:
-                    self._log("synthesize", len(request.text), spoken, " client left: stopped")
+                except ConnectionError as exc:
+                    self._log("synthesize", len(request.text), spoken, f" client left: stopped{_why(exc)}")
                     raise
                 self._log("synthesize", len(request.text), spoken)
         elif SynthesizeStart.is_type(event.type):
             name, speaker = _voice(event.data, "synthesize-start")
-            voice = self.speaker.voices.catalog.info(name)  # an unknown voice is refused at the start
-            self.stream = _Stream(name, speaker, english=voice.phoneme_type == ESPEAK and is_english(voice.language))
+            self.speech.voices.check(name)  # an unknown or unprepared voice is refused at the start
+            voice = self.speech.voices.catalog.info(name)
+            english = voice.phoneme_type == ESPEAK and is_english(voice.language)
+            self.stream = _Stream(name, speaker, StreamedText(english))
         elif SynthesizeChunk.is_type(event.type):
             stream = self._streaming("synthesize-chunk")
             text = _text(event.data, "synthesize-chunk")
-            stream.pending += text
             stream.chars += len(text)
-            if len(stream.pending) > MAX_TEXT_CHARS:
+            if len(stream.text.pending) + len(text) > MAX_TEXT_CHARS:
                 raise InputError(f"streamed text has over {MAX_TEXT_CHARS:,} characters without a sentence end")
-            whole, stream.pending = complete_prefix(stream.pending, stream.english)
+            # Off the event loop: judging where sentences end normalizes text (linear, but not free).
+            whole = await asyncio.to_thread(stream.text.feed, text)
             if whole.strip():
                 await self._speak_streamed(stream, whole)
         elif SynthesizeStop.is_type(event.type):
             stream = self._streaming("synthesize-stop")
-            if stream.pending.strip():
-                await self._speak_streamed(stream, stream.pending)
+            if stream.text.pending.strip():
+                await self._speak_streamed(stream, stream.text.pending)
             if stream.audio_started:
                 await self.write_event(AudioStop().event())
             await self.write_event(SynthesizeStopped().event())
@@ -227,15 +267,15 @@ class WyomingHandler(AsyncEventHandler):
         request = SpeechRequest(text, stream.voice, stream.speaker)
         try:
             await self._speak(request, stream.spoken, start=not stream.audio_started)
-        except ConnectionError:
-            self._log("stream", stream.chars, stream.spoken, " client left: stopped")
+        except ConnectionError as exc:
+            self._log("stream", stream.chars, stream.spoken, f" client left: stopped{_why(exc)}")
             raise
         stream.audio_started = True
 
     async def _speak(self, request: SpeechRequest, spoken: Spoken, start: bool) -> None:
         """Audio events for one request: audio-start (unless a stream sent it already), then
         audio-chunks of at most --samples-per-chunk samples as each window is decoded."""
-        async with aclosing(self.speaker.stream(request, spoken)) as pcm:
+        async with aclosing(self.speech.stream(request, spoken, self.gone)) as pcm:
             async for piece in pcm:
                 if start:
                     await self.write_event(AudioStart(rate=spoken.sample_rate, width=WIDTH, channels=CHANNELS).event())
@@ -244,10 +284,14 @@ class WyomingHandler(AsyncEventHandler):
                     await self.write_event(AudioChunk(rate=spoken.sample_rate, width=WIDTH, channels=CHANNELS,
                                                       audio=piece[at:at + self.chunk_bytes]).event())
         if start:  # nothing speakable: still one well-formed (empty) response
-            rate = spoken.sample_rate or self.speaker.voices.catalog.info(request.voice).sample_rate
+            rate = spoken.sample_rate or self.speech.voices.catalog.info(request.voice).sample_rate
             await self.write_event(AudioStart(rate=rate, width=WIDTH, channels=CHANNELS).event())
 
     def _log(self, what: str, chars: int, spoken: Spoken, outcome: str = "") -> None:
         first = f"{spoken.first_audio:.3f} s" if spoken.first_audio is not None else "-"
         LOG.info("wyoming %s %s voice=%s chars=%d audio=%.2f s first=%s total=%.3f s%s", self.peer, what,
                  spoken.voice, chars, spoken.seconds, first, time.monotonic() - spoken.started, outcome)
+
+
+def _why(exc: BaseException) -> str:
+    return f" ({exc})" if isinstance(exc, ClientGone) else ""

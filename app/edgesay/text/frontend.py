@@ -28,6 +28,10 @@ EMPTY_IDS = 3
 # reading all of it first.
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _CHUNK_CHARS = 4000
+# Streamed text: how far back a sentence break (its mark, closing quotes and spaces) may begin,
+# and how much text before a break decides whether it ends a sentence.
+_BREAK_CHARS = 64
+_CONTEXT_CHARS = 64
 # Piper's phoneme types edgesay reads: espeak-ng's IPA, or the text's own code points.
 ESPEAK, TEXT = "espeak", "text"
 PHONEME_TYPES = (ESPEAK, TEXT)
@@ -44,16 +48,41 @@ def _check_length(text: str) -> None:
         raise InputError(f"text is {len(text)} characters; the limit per call is {MAX_TEXT_CHARS}")
 
 
-def complete_prefix(text: str, english: bool = True) -> tuple[str, str]:
-    """`text` as it arrives piece by piece (a server's streamed input): the part up to its last
-    sentence break that no later text can change, and the rest. A break counts only if it still
-    ends a sentence once normalized: "Dr. " followed by more text is "Doctor", not an end."""
-    for end in reversed(boundaries(text)):
-        head = text[:end]
-        said = normalize(head) if english else head
-        if head.endswith("\n") or said.rstrip().endswith((".", "?", "!")):
-            return head, text[end:]
-    return "", text
+class StreamedText:
+    """Text as it arrives piece by piece (a server's streamed input), given back in whole
+    sentences as soon as no later text can change them.
+
+    A break counts only if it still ends a sentence once normalized: "Dr. " followed by more
+    text is "Doctor", not an end. Each possible break is judged once, by the words just before
+    it, so the work is linear in the text however it is cut into pieces."""
+
+    def __init__(self, english: bool = True) -> None:
+        self.english = english
+        self.pending = ""  # received, not yet a whole sentence
+        self._judged = 0  # breaks ending at or before this offset in `pending` are judged
+
+    def feed(self, text: str) -> str:
+        """Add `text`; the whole sentences that are complete now (possibly ""), in order."""
+        self.pending += text
+        found = [end for end in boundaries(self.pending, max(0, self._judged - _BREAK_CHARS)) if end > self._judged]
+        # A break is found only once the character after it has arrived; one that ends the text
+        # (a blank line) is found again next time, which is harmless.
+        self._judged = max(0, len(self.pending) - 1)
+        cut = next((end for end in reversed(found) if self._ends_sentence(end)), 0)
+        whole, self.pending = self.pending[:cut], self.pending[cut:]
+        self._judged -= cut
+        return whole
+
+    def _ends_sentence(self, end: int) -> bool:
+        head = self.pending[:end]
+        if head.endswith("\n"):
+            return True
+        # What normalization makes of a break's "." depends on the word or two before it only.
+        start = max(0, end - _CONTEXT_CHARS)
+        space = self.pending.rfind(" ", max(0, start - _CONTEXT_CHARS), start)
+        recent = self.pending[space + 1 if space >= 0 else start:end]
+        said = normalize(recent) if self.english else recent
+        return said.rstrip().endswith((".", "?", "!"))
 
 
 def _chunks(text: str) -> Iterator[str]:

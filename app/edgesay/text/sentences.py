@@ -82,6 +82,7 @@ def split_sentences(text: str) -> list[Sentence]:
 
 
 
-def boundaries(text: str) -> list[int]:
-    """Where split_sentences may cut `text`: the end of each sentence break, in order."""
-    return [match.end() for match in _SENTENCE_END.finditer(text)]
+def boundaries(text: str, start: int = 0) -> list[int]:
+    """Where split_sentences may cut `text` (at or after `start`): the end of each sentence
+    break, in order."""
+    return [match.end() for match in _SENTENCE_END.finditer(text, start)]

@@ -1,7 +1,6 @@
 """A Piper voice's own configuration (its .onnx.json), apart from per-call settings."""
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,13 @@ from typing import Any
 from ..errors import InputError, VoiceError
 from ..text.espeak import Espeak
 from ..text.frontend import ESPEAK, PHONEME_TYPES, Frontend
+from .limits import LENGTH_SCALE, NOISE_SCALE, NOISE_W, SENTENCE_SILENCE, VOLUME
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only, and few: "²" is a digit to str.isdigit but not to int(), and a
+    5,000-digit id is past Python's integer parsing limit."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class VoiceConfig:
 
     def speaker_id(self, speaker: str | int | None) -> int | None:
         """A speaker given by name or id (as text from a flag or a request) as its id."""
-        if isinstance(speaker, str) and not speaker.isdigit():
+        if isinstance(speaker, str) and not _is_number(speaker):
             if speaker not in self.speaker_id_map:
                 names = ", ".join(self.speaker_id_map) or "none: it has one speaker"
                 raise InputError(f"the voice has no speaker named {speaker!r} (it has {names})")
@@ -99,16 +105,23 @@ class SynthesisSettings:
     # off: the model's own level, as `--no-normalize` in Piper.
     normalize: bool = True
 
+    def check(self) -> None:
+        """Every value that is set within its range (voice.limits); InputError names the first
+        that is not."""
+        for bound, value in ((LENGTH_SCALE, self.length_scale), (NOISE_SCALE, self.noise_scale),
+                             (NOISE_W, self.noise_w), (SENTENCE_SILENCE, self.sentence_silence),
+                             (VOLUME, self.volume)):
+            if value is not None:
+                bound.check(value)
+
     def scales(self, voice: VoiceConfig) -> tuple[float, float, float]:
         """(noise_scale, length_scale, noise_w), with the voice's defaults filled in."""
-        values = (
+        self.check()
+        return (
             voice.noise_scale if self.noise_scale is None else self.noise_scale,
             voice.length_scale if self.length_scale is None else self.length_scale,
             voice.noise_w if self.noise_w is None else self.noise_w,
         )
-        if not all(math.isfinite(v) and v >= 0 for v in values) or values[1] <= 0:
-            raise InputError(f"scales must be finite, non-negative, length_scale above 0: {values}")
-        return values
 
     def speaker(self, voice: VoiceConfig) -> int | None:
         """The speaker id to pass, or None for a single-speaker voice."""
