@@ -547,3 +547,283 @@ def test_zeroconf_announces_inside_a_network_namespace(tmp_path: Path) -> None:
             assert stop(s) == 0, s.log()
     finally:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+# --- A hostile network: each probe that once froze, bloated, crashed or outlived the server -----
+
+def test_a_streamed_run_of_abbreviations_does_not_freeze_other_clients(server: Server) -> None:
+    """"Dr. " * 25000 in one synthesize-chunk: no sentence ends, and every break must be judged.
+    It was judged again for every break on the event loop (about a quarter of an hour); now it is
+    linear and off the loop, so another connection's describe is answered at once meanwhile."""
+    async def scenario() -> list[float]:
+        async with AsyncTcpClient("127.0.0.1", server.wyoming) as streaming:
+            await streaming.write_event(SynthesizeStart().event())
+            await streaming.write_event(SynthesizeChunk(text="Dr. " * 25_000).event())
+            waits = []
+            async with AsyncTcpClient("127.0.0.1", server.wyoming) as other:
+                for _ in range(10):
+                    started = time.monotonic()
+                    await other.write_event(Describe().event())
+                    event = await asyncio.wait_for(other.read_event(), 30)
+                    assert event is not None and Info.is_type(event.type)
+                    waits.append(time.monotonic() - started)
+                    await asyncio.sleep(0.1)
+            return waits
+
+    waits = run(scenario())
+    assert max(waits) < 0.25, waits  # 50 ms asked; margin for a shared 2-core machine
+    assert run(synthesize(server.wyoming, TEXTS[0])).types == ["audio-start", "audio-stop"]
+
+
+@pytest.mark.parametrize(("body", "field_name"), [
+    (b'{"text": "Hi.", "sentence_silence": 3000}', "sentence_silence"),
+    (b'{"text": "Hi.", "length_scale": 500}', "length_scale"),
+    (b'{"text": "Hi.", "length_scale": 1e300}', "length_scale"),
+    (b'{"text": "Hi.", "noise_scale": 5}', "noise_scale"),
+    (b'{"text": "Hi.", "noise_w_scale": NaN}', "noise_w_scale"),
+    (b'{"text": "Hi.", "noise_scale": -Infinity}', "noise_scale"),
+    (b'{"text": "Hi.", "sentence_silence": Infinity}', "sentence_silence"),
+])
+def test_every_parameter_out_of_range_is_a_400_naming_it(server: Server, body: bytes, field_name: str) -> None:
+    status, _, data = post(server.http, body)
+    assert status == 400 and f'"{field_name}" must be between' in json.loads(data)["error"], data
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), [
+    (b'{"text": "Hi.", "speaker_id": "\xc2\xb2"}', {}, 400),
+    (b'{"text": "Hi.", "speaker": "\xc2\xb2"}', {}, 400),
+    (b'{"text": "Hi.", "speaker_id": "' + b"9" * 5000 + b'"}', {}, 400),
+    (b'{"text": "Hi.", "speaker_id": ' + b"9" * 5000 + b'}', {}, 400),
+    (b'{"text": "Call ' + b"7" * 5000 + b' now."}', {}, 200),
+    (b"[" * 100_000, {}, 400),
+    (b'{"text": "' + b"[" * 30_000 + b'"}', {}, 400),
+    (b'{"text": "Hi."}', {"Content-Type": "application/json; charset=bogus"}, 200),
+    (b'\xff\xfe{\x00}\x00', {}, 400),
+])
+def test_no_input_gives_a_500(server: Server, body: bytes, headers: dict[str, str], status: int) -> None:
+    got, _, data = post(server.http, body, headers=headers)
+    assert got == status, data[:300]
+    if status == 400:
+        assert json.loads(data)["error"]
+    assert "Traceback" not in server.log()
+
+
+def test_info_and_errors_reveal_nothing_of_other_requests(server: Server) -> None:
+    assert post(server.http, {"text": "The safe code is four two seven one."})[0] == 200
+    info = json.dumps(get(server.http, "/info"))
+    assert "safe code" not in info and '"last"' in info
+    assert "/" not in json.dumps(json.loads(info)["voices"])  # no file paths
+    unknown = post(server.http, {"text": "Hi.", "voice": "../../etc/passwd"})
+    assert unknown[0] == 404 and "/etc" not in json.loads(unknown[2])["error"].split("has")[-1]
+
+
+@pytest.mark.parametrize("how", ["wyoming", "http", "http-stream"])
+def test_sigterm_ends_the_server_within_two_seconds(tmp_path: Path, how: str) -> None:
+    """The stop once waited for aiohttp's graceful minute (twice: 122 s) while a synthesis streamed."""
+    wyoming_port, http_port = free_port(), free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{wyoming_port}", "--http", f"127.0.0.1:{http_port}")
+    long_text = LONG * 4
+
+    async def first_audio() -> None:
+        if how == "wyoming":
+            client = AsyncTcpClient("127.0.0.1", wyoming_port)
+            await client.connect()
+            await client.write_event(Synthesize(text=long_text).event())
+            await read_until(client, "audio-chunk", timeout=60)
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", http_port)
+            body = json.dumps({"text": long_text}).encode()
+            path = "/synthesize?stream=pcm" if how == "http-stream" else "/synthesize"
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+            if how == "http-stream":
+                await asyncio.wait_for(reader.read(100), 60)
+            else:  # the whole answer is being made: wait until the log shows it is under way
+                await asyncio.sleep(3)
+        stopped = time.monotonic()
+        s.process.send_signal(signal.SIGTERM)
+        await asyncio.get_running_loop().run_in_executor(None, s.process.wait, 30)
+        assert time.monotonic() - stopped < 2.0, f"took {time.monotonic() - stopped:.1f} s: {s.log()[-2000:]}"
+
+    run(first_audio())
+    assert s.process.returncode == 0, s.log()
+    assert "Traceback" not in s.log()
+
+
+def test_abandoned_requests_never_take_a_worker(server: Server) -> None:
+    """Twelve requests posted and dropped at once (a client that gave up), then one that waits:
+    the dropped ones never computed audio; each once took a worker and decoded a first window."""
+    before = len(server.log().splitlines())
+    sockets = []
+    for _ in range(12):
+        s = socket.create_connection(("127.0.0.1", server.http), timeout=10)
+        body = json.dumps({"text": TEXTS[1]}).encode()
+        s.sendall(b"POST /synthesize HTTP/1.1\r\nHost: x\r\nContent-Length: " + str(len(body)).encode() +
+                  b"\r\n\r\n" + body)
+        sockets.append(s)
+    for s in sockets:
+        s.close()
+    for _ in range(6):  # the same on Wyoming
+        s = socket.create_connection(("127.0.0.1", server.wyoming), timeout=10)
+        s.sendall(json.dumps({"type": "synthesize", "data": {"text": TEXTS[1]}}).encode() + b"\n")
+        s.close()
+    assert post(server.http, {"text": "Hi."})[0] == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        lines = [x for x in server.log().splitlines()[before:] if "client left" in x]
+        if len(lines) >= 18:
+            break
+        time.sleep(0.1)
+    assert len(lines) == 18, "\n".join(server.log().splitlines()[before:])
+    computed = [x for x in lines if float(x.split("audio=")[1].split()[0]) > 0]
+    assert len(computed) <= 2, computed  # at most the --workers that were free when they came
+
+
+def test_a_client_that_reads_nothing_is_dropped_and_its_engine_freed(tmp_path: Path) -> None:
+    port = free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--client-timeout", "2", "--workers", "1")
+    try:
+        async def stall() -> None:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            # About 200 s of speech: far more than its buffer and the socket hold.
+            writer.write(json.dumps({"type": "synthesize", "data": {"text": LONG * 4}}).encode() + b"\n")
+            await writer.drain()
+            deadline = time.monotonic() + 120
+            while "dropped" not in s.log() and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            writer.close()
+
+        run(stall())
+        assert "took nothing for 2 s: dropped" in s.log()
+        threads = s.threads()
+        assert run(synthesize(port, TEXTS[0])).types == ["audio-start", "audio-stop"]
+        assert s.threads() <= threads  # the dropped synthesis' thread ended; no engine made beside it
+    finally:
+        assert stop(s) == 0
+
+
+def test_connections_over_the_limit_are_refused_at_once(tmp_path: Path) -> None:
+    wyoming_port, http_port = free_port(), free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{wyoming_port}", "--http", f"127.0.0.1:{http_port}",
+              "--max-connections", "3")
+    try:
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10)
+                for port in (wyoming_port, wyoming_port, http_port)]
+        time.sleep(0.5)
+        events, closed = run(raw_exchange(wyoming_port, b"", timeout=5))
+        assert [e.type for e in events] == ["error"] and "too many connections" in events[0].data["text"] and closed
+        status, _, data = post(http_port, {"text": "Hi."})
+        assert status == 503 and b"too many connections" in data
+        for h in held:
+            h.close()
+        time.sleep(0.5)
+        assert post(http_port, {"text": "Hi."})[0] == 200
+    finally:
+        assert stop(s) == 0
+
+
+def test_slow_or_silent_http_clients_are_closed_in_seconds(tmp_path: Path) -> None:
+    port = free_port()
+    s = start(tmp_path, "--http", f"127.0.0.1:{port}", "--header-timeout", "1")
+    try:
+        for sent in (b"", b"POST /synthesize HTTP/1.1\r\nHost: x\r\n"):  # nothing; headers that never end
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                c.sendall(sent)
+                started = time.monotonic()
+                assert c.recv(4096) == b""  # closed by the server
+                assert time.monotonic() - started < 4
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:  # a body that never comes
+            c.sendall(b"POST /synthesize HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            assert c.recv(4096).startswith(b"HTTP/1.1 408")
+    finally:
+        assert stop(s) == 0
+
+
+def test_pings_do_not_keep_a_connection_forever(server: Server) -> None:
+    async def ping() -> float:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.wyoming)
+        started = time.monotonic()
+        while time.monotonic() - started < 15:
+            writer.write(b'{"type": "ping"}\n')
+            await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                if await asyncio.wait_for(reader.read(100), 1) == b"":
+                    return time.monotonic() - started
+        return time.monotonic() - started
+
+    assert run(ping()) < 6  # the fixture's --idle-timeout 3: pings are not requests
+
+
+def test_max_voices_holds_under_concurrent_loads(tmp_path: Path, voices: Path) -> None:
+    port = free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--max-voices", "1", "--workers", "2",
+              env={"EDGESAY_VOICE_DIR": str(voices)})
+    try:
+        async def both() -> list[Reply]:
+            asks = [synthesize(port, TEXTS[i % 2], SynthesizeVoice(name=("tiny-multi", JOE)[i % 2]))
+                    for i in range(8)]
+            return await asyncio.gather(*asks)
+
+        for reply in run(both()):
+            assert reply.types == ["audio-start", "audio-stop"]
+        loaded = most = 0
+        for line in s.log().splitlines():
+            loaded += ("loaded voice" in line and "unloaded" not in line) - ("unloaded voice" in line)
+            most = max(most, loaded)
+        assert most == 1, s.log()
+    finally:
+        assert stop(s) == 0
+
+
+def test_no_request_prepares_a_voice(tmp_path: Path) -> None:
+    """A voice nobody prepared is listed as such and refused with the command that prepares it;
+    `serve --prepare` prepares it before serving."""
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    shutil.copy(TINY, folder / "fresh.onnx")
+    shutil.copy(f"{TINY}.json", folder / "fresh.onnx.json")
+    env = {"EDGESAY_VOICE_DIR": str(folder)}  # its path is new to the cache: not prepared
+    port, http_port = free_port(), free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--http", f"127.0.0.1:{http_port}", env=env)
+    try:
+        voices = {v["name"]: v for v in get(http_port, "/info")["voices"]}  # type: ignore[index]
+        assert voices["fresh"]["prepared"] is False
+        reply = run(synthesize(port, "Hi.", SynthesizeVoice(name="fresh")))
+        assert reply.types == ["error"] and "edgesay prepare fresh.onnx" in reply.events[0].data["text"]
+        status, _, data = post(http_port, {"text": "Hi.", "voice": "fresh"})
+        assert status == 409 and b"--prepare" in data
+        assert "preparing" not in s.log()
+    finally:
+        assert stop(s) == 0
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--prepare", env=env)
+    try:
+        assert "preparing voice fresh" in s.log()
+        assert run(synthesize(port, "Hi.", SynthesizeVoice(name="fresh"))).types == ["audio-start", "audio-stop"]
+    finally:
+        assert stop(s) == 0
+
+
+def test_another_sites_page_cannot_make_it_speak(tmp_path: Path) -> None:
+    port = free_port()
+    s = start(tmp_path, "--http", f"127.0.0.1:{port}", "--allow-origin", "http://homeassistant.local:8123")
+    try:
+        evil = post(port, {"text": "Hi."}, headers={"Origin": "http://evil.example"})
+        assert evil[0] == 403 and b"another site" in evil[2]
+        assert post(port, {"text": "Hi."}, headers={"Origin": f"http://127.0.0.1:{port}"})[0] == 200
+        assert post(port, {"text": "Hi."}, headers={"Origin": "http://homeassistant.local:8123"})[0] == 200
+        assert post(port, {"text": "Hi."}, headers={"Origin": "null"})[0] == 403
+        assert post(port, b'{"text": "Hi."}', headers={"Content-Type": "text/plain"})[0] == 200  # Piper's clients
+    finally:
+        assert stop(s) == 0
+
+
+def test_unix_socket_is_private_to_its_group_and_never_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "edgesay.sock"
+    s = start(tmp_path, "--uri", f"unix://{path}")
+    try:
+        assert path.stat().st_mode & 0o777 == 0o660
+        second = subprocess.run([*CLI, "serve", "--uri", f"unix://{path}"], capture_output=True, timeout=120)
+        assert second.returncode != 0 and b"another server is listening" in second.stderr
+        assert path.exists()
+    finally:
+        assert stop(s) == 0

@@ -18,8 +18,8 @@ from ..errors import EdgesayError, InputError, VoiceError
 from ..output.sinks import wav_header
 from ..voice.limits import LENGTH_SCALE, NOISE_SCALE, NOISE_W, SENTENCE_SILENCE, Bound
 from .limits import ServerLimits
-from .speech import ClientGone, ServerStopping, Speech, SpeechRequest, Spoken
-from .voices import UnknownVoice
+from .speech import ClientGone, ServerStopping, Speech, SpeechRequest, Spoken, public_message
+from .voices import NotPrepared, UnknownVoice
 
 LOG = logging.getLogger("edgesay.serve")
 
@@ -80,6 +80,8 @@ def _status(exc: EdgesayError) -> int:
         return 503
     if isinstance(exc, UnknownVoice):
         return 404
+    if isinstance(exc, NotPrepared):
+        return 409
     if isinstance(exc, VoiceError):
         return 500  # the server's own voice file is at fault, not the request
     return 400
@@ -168,7 +170,7 @@ class Http:
             return response
         except EdgesayError as exc:
             status, outcome = _status(exc), f" refused: {exc}"
-            return web.json_response({"error": str(exc)}, status=status)
+            return web.json_response({"error": public_message(exc)}, status=status)
         except web.HTTPException as exc:
             status, outcome = exc.status, f" refused: {exc.reason}"
             return web.json_response({"error": exc.reason}, status=exc.status)

@@ -16,9 +16,9 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
-from ..errors import EdgesayError, InputError
+from ..errors import EdgesayError, InputError, VoiceError
 from ..voice.config import SynthesisSettings, VoiceConfig
-from .voices import LOG, LoadedVoices
+from .voices import LOG, LoadedVoices, NotPrepared, UnknownVoice
 
 # Decoder windows of audio a client may fall behind by before its synthesis waits for it and
 # gives up its worker slot (a window is 1.2 s of speech for a medium voice; the socket holds
@@ -72,6 +72,14 @@ class Spoken:
     @property
     def seconds(self) -> float:
         return self.samples / self.sample_rate if self.sample_rate else 0.0
+
+
+def public_message(exc: EdgesayError) -> str:
+    """What a client is told: its own mistakes in full; of the server's voice files, nothing
+    (their paths and contents are for the server's log)."""
+    if isinstance(exc, VoiceError) and not isinstance(exc, UnknownVoice | NotPrepared):
+        return "a voice on this server cannot be loaded; its log says why"
+    return str(exc)
 
 
 class _Left(Exception):

@@ -109,7 +109,7 @@ class LoadedVoices:
         info = self.catalog.info(name)
         if info.name not in self._loaded and not self.prepared(info.name):
             raise NotPrepared(f"voice {info.name} is not prepared on this server: run `edgesay prepare "
-                              f"{info.path}` on it, or start it with --prepare")
+                              f"{info.name}.onnx` there, or start the server with --prepare")
 
     @asynccontextmanager
     async def engine(self, name: str | None) -> AsyncIterator[Engine]:

@@ -26,7 +26,7 @@ from ..errors import EdgesayError, InputError
 from ..text.espeak_data import is_english
 from ..text.frontend import ESPEAK, StreamedText
 from .limits import ServerLimits
-from .speech import MAX_TEXT_CHARS, ClientGone, Speech, SpeechRequest, Spoken
+from .speech import MAX_TEXT_CHARS, ClientGone, Speech, SpeechRequest, Spoken, public_message
 from .voices import Catalog
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ class WyomingHandler(AsyncEventHandler):
         except EdgesayError as exc:
             LOG.info("wyoming %s %s: refused: %s", self.peer, event.type, exc)
             self.stream = None
-            await self.write_event(Error(text=str(exc), code=type(exc).__name__).event())
+            await self.write_event(Error(text=public_message(exc), code=type(exc).__name__).event())
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a bug or a broken voice: this client is told, the server goes on
