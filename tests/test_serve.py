@@ -827,3 +827,32 @@ def test_unix_socket_is_private_to_its_group_and_never_taken_over(tmp_path: Path
         assert path.exists()
     finally:
         assert stop(s) == 0
+
+
+def test_engines_stay_within_workers_plus_voices_and_stalled_clients_make_room(tmp_path: Path) -> None:
+    """One worker and one voice: two engines at most. Three clients that read nothing hold
+    engines; a fourth, good client gets one by ending the synthesis of the one stalled longest,
+    well before --client-timeout would have dropped it."""
+    port = free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--workers", "1", "--max-voices", "1")
+
+    async def scenario() -> Reply:
+        idle = []
+        for _ in range(3):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(json.dumps({"type": "synthesize", "data": {"text": LONG * 4}}).encode() + b"\n")
+            await writer.drain()
+            idle.append(writer)
+            await asyncio.sleep(4)
+        try:
+            return await asyncio.wait_for(synthesize(port, TEXTS[0]), 25)  # under the 30 s client timeout
+        finally:
+            for writer in idle:
+                writer.close()
+
+    try:
+        assert run(scenario()).types == ["audio-start", "audio-stop"]
+        log = s.log()
+        assert "its engine is needed" in log and "dropped" not in log.split("its engine is needed")[0], log
+    finally:
+        assert stop(s) == 0

@@ -144,6 +144,10 @@ class Http:
         def gone() -> bool:
             return request.transport is None or request.transport.is_closing()
 
+        def drop() -> None:
+            if request.transport is not None:
+                request.transport.abort()
+
         try:
             if stream is not None and stream not in STREAM_KINDS:
                 raise InputError(f"stream must be one of {', '.join(STREAM_KINDS)}")
@@ -157,7 +161,7 @@ class Http:
                                                     f"{self.limits.header_timeout:g} s") from None
             wanted = parse_request(parse_body(body))
             chars = len(wanted.text)
-            async with aclosing(self.speech.stream(wanted, spoken, gone)) as pcm:
+            async with aclosing(self.speech.stream(wanted, spoken, gone, drop)) as pcm:
                 first = await anext(pcm, None)  # errors of the request come before any header is sent
                 if first is None:
                     raise InputError("nothing to speak: the text has no speakable words")

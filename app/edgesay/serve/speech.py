@@ -27,6 +27,10 @@ BUFFERED_CHUNKS = 16
 # One request's text at most (as `edgesay --text`); longer text is several requests.
 MAX_TEXT_CHARS = 100_000
 _POLL = 0.1  # seconds: how often a waiting worker, or a request waiting for one, looks whether its client left
+# A client that has taken none of its audio for this long, while its synthesis waits for it, is
+# not reading (one playing in real time takes a window about every second): when every engine
+# is taken, its synthesis is the one ended to make room.
+STALLED_SECONDS = 3.0
 
 
 class ServerStopping(EdgesayError):
@@ -123,6 +127,15 @@ class _Slot:
             self.slots.release()
 
 
+@dataclass(eq=False)
+class _Active:
+    """A synthesis in progress, as the engine limit sees it."""
+
+    drop: Callable[[], None]  # close the client's connection: its synthesis then ends
+    taken: float = field(default_factory=time.monotonic)  # when the client last took audio
+    waiting: bool = False  # its synthesis waits for the client to take audio
+
+
 class Speech:
     def __init__(self, voices: LoadedVoices, defaults: Defaults, workers: int) -> None:
         self.voices = voices
@@ -130,6 +143,21 @@ class Speech:
         self._slots = asyncio.Semaphore(workers)
         self._stopping = threading.Event()
         self._buffers: set[asyncio.Queue[bytes | BaseException | None]] = set()
+        self._active: list[_Active] = []
+        voices.reclaim = self._drop_stalled
+
+    def _drop_stalled(self) -> bool:
+        """Every engine is taken: end the synthesis of the client that has taken nothing for the
+        longest, if that is past STALLED_SECONDS; False if none has."""
+        now = time.monotonic()
+        stalled = [a for a in self._active if a.waiting and now - a.taken >= STALLED_SECONDS]
+        if not stalled:
+            return False
+        oldest = min(stalled, key=lambda a: a.taken)
+        self._active.remove(oldest)
+        LOG.info("dropping a client that took nothing for %.0f s: its engine is needed", now - oldest.taken)
+        oldest.drop()
+        return True
 
     def check(self, request: SpeechRequest) -> None:
         """Refuse a request before it waits for a worker: text and voice are known now."""
@@ -155,11 +183,12 @@ class Speech:
         settings.speaker(config)
         return settings
 
-    async def stream(self, request: SpeechRequest, spoken: Spoken,
-                     gone: Callable[[], bool] = lambda: False) -> AsyncGenerator[bytes, None]:
+    async def stream(self, request: SpeechRequest, spoken: Spoken, gone: Callable[[], bool] = lambda: False,
+                     drop: Callable[[], None] = lambda: None) -> AsyncGenerator[bytes, None]:
         """16-bit mono PCM for `request`, piece by piece as the engine decodes it. Leaving the
         loop early (the client went away, an error) stops the synthesis. `gone` says whether
-        the client has left; it is asked while the request waits for a worker."""
+        the client has left; it is asked while the request waits for a worker. `drop` closes
+        the client's connection, when it reads nothing and its engine is needed."""
         self.check(request)
         if self._stopping.is_set():
             raise ServerStopping("the server is stopping")
@@ -169,6 +198,8 @@ class Speech:
         slot = _Slot(self._slots, gone)
         await slot.take()
         self._buffers.add(buffer)
+        active = _Active(drop)
+        self._active.append(active)
         try:
             async with self.voices.engine(request.voice) as engine:
                 config = engine.config
@@ -197,7 +228,11 @@ class Speech:
                     # the next request while it waits, and it queues again for one after.
                     asyncio.run_coroutine_threadsafe(slot.give(), loop)
                     LOG.debug("%s: the client is behind; worker slot given up", spoken.voice)
-                    wait(future)
+                    active.waiting = True
+                    try:
+                        wait(future)
+                    finally:
+                        active.waiting = False
                     wait(asyncio.run_coroutine_threadsafe(slot.take(), loop))
 
                 def produce() -> None:
@@ -220,6 +255,7 @@ class Speech:
                 threading.Thread(target=produce, name="edgesay-synthesis", daemon=True).start()
                 try:
                     while (item := await buffer.get()) is not None:
+                        active.taken = time.monotonic()
                         if isinstance(item, BaseException):
                             raise item
                         if spoken.first_audio is None:
@@ -240,6 +276,8 @@ class Speech:
                         raise asyncio.CancelledError
         finally:
             self._buffers.discard(buffer)
+            with contextlib.suppress(ValueError):  # already gone if it was dropped
+                self._active.remove(active)
             await slot.give()
 
     def shutdown(self) -> None:

@@ -7,10 +7,11 @@ the compensator's tail), a session is safe to run from several threads at once.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -94,6 +95,9 @@ class LoadedVoices:
         self._load = asyncio.Lock()  # one voice loads at a time: memory is the bound, not time
         self._changed = asyncio.Condition()  # an engine ended or went idle
         self._engines = 0  # all engines, idle or busy
+        # Ends one synthesis whose client reads nothing, when every engine is taken (set by
+        # serve.speech, which knows the clients); False if there is none.
+        self.reclaim: Callable[[], bool] = lambda: False
 
     @property
     def names(self) -> list[str]:
@@ -157,7 +161,9 @@ class LoadedVoices:
         async with self._changed:
             while self._engines >= self.max_engines:
                 if not self._close_idle():
-                    await self._changed.wait()
+                    self.reclaim()  # its engine comes back when its thread has stopped
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), 1.0)  # a client may stall meanwhile
             self._engines += 1
         try:
             return await asyncio.to_thread(self._engine, voice)

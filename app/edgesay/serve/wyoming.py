@@ -275,7 +275,7 @@ class WyomingHandler(AsyncEventHandler):
     async def _speak(self, request: SpeechRequest, spoken: Spoken, start: bool) -> None:
         """Audio events for one request: audio-start (unless a stream sent it already), then
         audio-chunks of at most --samples-per-chunk samples as each window is decoded."""
-        async with aclosing(self.speech.stream(request, spoken, self.gone)) as pcm:
+        async with aclosing(self.speech.stream(request, spoken, self.gone, self.writer.transport.abort)) as pcm:
             async for piece in pcm:
                 if start:
                     await self.write_event(AudioStart(rate=spoken.sample_rate, width=WIDTH, channels=CHANNELS).event())
