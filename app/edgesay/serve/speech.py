@@ -235,19 +235,36 @@ class Speech:
                         active.waiting = False
                     wait(asyncio.run_coroutine_threadsafe(slot.take(), loop))
 
+                def end_early() -> None:
+                    """On the loop: the synthesis stopped before its end, and the client's task
+                    may be waiting for audio: it gets the reason instead."""
+                    if left.is_set():
+                        return  # the task itself is leaving
+                    while not buffer.empty():
+                        buffer.get_nowait()
+                    buffer.put_nowait(ServerStopping("the server is stopping") if self._stopping.is_set()
+                                      else ClientGone("the client left"))
+
                 def produce() -> None:
+                    ended = False  # the last item (None or an error) is in the buffer
                     try:
                         for chunk in engine.synthesize(request.text, settings):
-                            if left.is_set() or self._stopping.is_set():
+                            # gone() only reads the connection's state: safe from this thread, and
+                            # a client that closed stops its synthesis here, not 16 windows later.
+                            if left.is_set() or self._stopping.is_set() or gone():
                                 return
                             put(chunk.samples.astype("<i2", copy=False).tobytes())  # a copy: the pool reuses it
                         put(None)
+                        ended = True
                     except _Left:
                         pass
                     except BaseException as exc:  # raised to the client's task, which reports it
                         with contextlib.suppress(_Left):
                             put(exc)
+                            ended = True
                     finally:
+                        if not ended:
+                            loop.call_soon_threadsafe(end_early)
                         loop.call_soon_threadsafe(done.set_result, None)
 
                 # A thread per synthesis, not a pool: one that waits for a slow client holds its
