@@ -879,3 +879,21 @@ def test_clients_that_leave_after_their_first_audio_give_their_worker_back(tmp_p
         assert s.log().count("client left: stopped") == 4
     finally:
         assert stop(s) == 0
+
+
+def test_the_server_page_lists_every_flag_and_limit() -> None:
+    """docs/server.md is where a user learns the limits: each flag of `edgesay serve`, each
+    default of serve.limits and each parameter range of voice.limits is on it, as the code has it."""
+    from edgesay.cli.serve import build_parser
+    from edgesay.serve.limits import DEFAULT
+    from edgesay.voice.limits import BOUNDS
+
+    page = (ROOT / "docs" / "server.md").read_text()
+    flags = {o for a in build_parser()._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+    assert not [f for f in sorted(flags) if f"`{f}" not in page]
+    for name, flag in (("max_connections", "--max-connections"), ("idle_timeout", "--idle-timeout"),
+                       ("header_timeout", "--header-timeout"), ("client_timeout", "--client-timeout"),
+                       ("max_whole_seconds", "--max-whole-seconds")):
+        assert f"`{flag}` ({getattr(DEFAULT, name):g}" in page, flag
+    for bound in BOUNDS:
+        assert f"{bound.low:g} to {bound.high:g}" in page.split(f"| `{bound.field}`")[1].split("\n")[0], bound.field
