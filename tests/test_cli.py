@@ -140,7 +140,9 @@ BAD_INPUTS = [
     (["--voice", "/no/such/voice.onnx", "--text", "hi"], None, 3, "voice model /no/such/voice.onnx does not exist"),
     (["--voice", "no-such-voice-name", "--text", "hi"], None, 3, "no voice named 'no-such-voice-name'"),
     (["--speaker", "3", "--text", "hi"], None, 0, ""),  # single-speaker voice: speaker is ignored
-    (["--length-scale", "0", "--text", "hi"], None, 2, "must be above 0"),
+    (["--length-scale", "0", "--text", "hi"], None, 2, "'0' must be between 0.1 and 4"),
+    (["--sentence-silence", "3000", "--text", "hi"], None, 2, "'3000' must be between 0 and 10"),
+    (["--noise-scale", "nan", "--text", "hi"], None, 2, "'nan' must be between 0 and 2"),
     (["--threads", "many", "--text", "hi"], None, 2, "is not a number"),
 ]
 

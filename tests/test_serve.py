@@ -620,9 +620,11 @@ def test_info_and_errors_reveal_nothing_of_other_requests(server: Server) -> Non
     assert unknown[0] == 404 and "/etc" not in json.loads(unknown[2])["error"].split("has")[-1]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 @pytest.mark.parametrize("how", ["wyoming", "http", "http-stream"])
-def test_sigterm_ends_the_server_within_two_seconds(tmp_path: Path, how: str) -> None:
-    """The stop once waited for aiohttp's graceful minute (twice: 122 s) while a synthesis streamed."""
+def test_a_stop_ends_the_server_within_two_seconds(tmp_path: Path, how: str, signum: int) -> None:
+    """SIGTERM (systemd) or Ctrl-C while a synthesis streams or a whole answer is made: the stop
+    once waited for aiohttp's graceful minute, twice (122 s)."""
     wyoming_port, http_port = free_port(), free_port()
     s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{wyoming_port}", "--http", f"127.0.0.1:{http_port}")
     long_text = LONG * 4
@@ -644,7 +646,7 @@ def test_sigterm_ends_the_server_within_two_seconds(tmp_path: Path, how: str) ->
             else:  # the whole answer is being made: wait until the log shows it is under way
                 await asyncio.sleep(3)
         stopped = time.monotonic()
-        s.process.send_signal(signal.SIGTERM)
+        s.process.send_signal(signum)
         await asyncio.get_running_loop().run_in_executor(None, s.process.wait, 30)
         assert time.monotonic() - stopped < 2.0, f"took {time.monotonic() - stopped:.1f} s: {s.log()[-2000:]}"
 
