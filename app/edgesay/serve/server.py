@@ -1,6 +1,8 @@
 """`edgesay serve`: Wyoming and/or HTTP in one process and one event loop, until SIGTERM or Ctrl-C."""
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -30,6 +32,7 @@ DEFAULT_URI = "tcp://0.0.0.0:10200"  # wyoming-piper's port, what Home Assistant
 # at a terminal less; a synthesis stops at its next window well within this.
 _SHUTDOWN_SECONDS = 0.5
 _ANY = ("0.0.0.0", "::", "")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class ServeError(EdgesayError):
@@ -115,6 +118,14 @@ class _Refused(asyncio.Protocol):
         transport.close()
 
 
+def _lower_priority_child() -> None:
+    """In the child, before it runs: a lower priority, and ended with its parent (a stop while
+    preparing exits the server at once, and must not leave the preparation running)."""
+    os.nice(10)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 async def prepare_voices(catalog: Catalog, names: list[str], command: tuple[str, ...]) -> None:
     """Prepare voices one at a time, each in a child process at a lower priority, so a
     preparation neither holds its memory in the server afterwards nor slows a board's other work."""
@@ -122,7 +133,7 @@ async def prepare_voices(catalog: Catalog, names: list[str], command: tuple[str,
         info = catalog.info(name)
         LOG.info("preparing voice %s (once, a few minutes; at low priority)", name)
         child = await asyncio.create_subprocess_exec(
-            *command, "prepare", str(info.path), "--cache-only", preexec_fn=lambda: os.nice(10))
+            *command, "prepare", str(info.path), "--cache-only", preexec_fn=_lower_priority_child)
         try:
             if await child.wait() != 0:
                 raise ServeError(f"preparing voice {name} failed (edgesay prepare exited {child.returncode})")
