@@ -40,6 +40,11 @@ fuzz seconds="60":
     mkdir -p tests/fuzz/crashes
     python3 tests/fuzz/frontend.py -max_total_time={{seconds}} -timeout=10 -artifact_prefix=tests/fuzz/crashes/ tests/fuzz/corpus
 
+# Count the instructions a Pi 4 (Cortex-A72) and a Pi 5 (Cortex-A76) execute for Piper and every level, under qemu (tens of minutes; bench/results/arm.md). A count is a model of work, not a time
+bench-arm *args:
+    python3 -m pip install --quiet --root-user-action=ignore -e .
+    python3 bench/arm.py {{args}}
+
 # Soak: 2,000 utterances in one process (RSS curve, pool reuse) and signal-to-exit times (bench/results/soak.md)
 soak utterances="2000":
     python3 -m pip install --quiet --root-user-action=ignore -e .

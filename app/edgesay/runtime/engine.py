@@ -26,6 +26,7 @@ from ..text.sentences import Sentence
 from ..voice.bundle import VoiceLevel
 from ..voice.config import SynthesisSettings
 from .audio import AudioChunk, SentenceTimings, to_pcm16
+from .markers import stage
 from .sessions import ThreadPlan
 from .streaming import Latent, Pending, Streamer, VoiceSessions
 from .windows import Window, decoder_sizes, flow_sizes
@@ -88,14 +89,16 @@ class Engine:
         started = time.perf_counter()
         scales = settings.scales(self.config)
         speaker = settings.speaker(self.config)
-        sentences = self.frontend.sentences(text)
+        with stage("text"):
+            sentences = self.frontend.sentences(text)
         text_time = time.perf_counter() - started
 
         def speakable() -> Iterator[tuple[int, list[int], SentenceTimings]]:
-            for index, sentence in enumerate(sentences):
+            for index, sentence in enumerate(sentences):  # (another language's are read here)
                 timings = SentenceTimings(text=text_time)
                 t0 = time.perf_counter()
-                ids = self.sentence_ids(sentence)
+                with stage("text"):
+                    ids = self.sentence_ids(sentence)
                 timings.phonemes = time.perf_counter() - t0
                 if len(ids) > EMPTY_IDS:  # else espeak-ng found nothing to say
                     yield index, ids, timings
@@ -124,7 +127,8 @@ class Engine:
         return value: the worker's run of the `following` sentence's, started once this
         sentence's last window no longer needs the worker (None without a worker)."""
         t0 = time.perf_counter()
-        z_p = latent.result() if latent is not None else self.latent.run(ids, scales, speaker)
+        with stage("latent"):
+            z_p = latent.result() if latent is not None else self.latent.run(ids, scales, speaker)
         timings.latent = time.perf_counter() - t0  # with a worker: the time waited for it
         self.streamer.set_speaker(speaker)
         frames = z_p.shape[2]
@@ -168,11 +172,13 @@ class Engine:
                     queue_flows(flowed + 1)  # (queued already, unless a window outruns the plan)
                     flows[flowed].result()  # with threads: the time waited for it
                 else:
-                    self.streamer.flow(z_p, z, flow_plan[flowed])
+                    with stage("flow"):
+                        self.streamer.flow(z_p, z, flow_plan[flowed])
                 ready = flow_plan[flowed].keep_stop
                 flowed += 1
                 timings.flow += time.perf_counter() - t0
-            return self.streamer.front(z, window)
+            with stage("head"):
+                return self.streamer.front(z, window)
 
         ahead: Future[tuple[np.ndarray, int]] | None = None  # the next window's front, on the worker
         pending: Pending | None = None  # a window's tail, started
@@ -188,7 +194,8 @@ class Engine:
                 made, offset = front(windows[n])
             if self._worker is not None and n + 1 < len(windows) and (n > 0 or eager):
                 ahead = self._worker.submit(front, windows[n + 1])
-            return self.streamer.back_start(made, offset)
+            with stage("tail"):
+                return self.streamer.back_start(made, offset)
 
         next_latent: Future[np.ndarray] | None = None
         finished = False
@@ -197,7 +204,8 @@ class Engine:
                 t0 = time.perf_counter()
                 this = pending if pending is not None else begin(n)
                 pending = None
-                samples, offset = self.streamer.back_finish(this), this.offset
+                with stage("tail"):
+                    samples, offset = self.streamer.back_finish(this), this.offset
                 if ahead is not None and n > 0:
                     # With threads, the next window's tail starts on the lanes now, beside this
                     # window's compensation (which otherwise ran with the lanes idle); not after
@@ -256,7 +264,8 @@ class Engine:
         if self.compensator is None:
             return self._to_pcm(samples, settings)
         t0 = time.perf_counter()
-        head = self.compensator.process(samples)
+        with stage("compensation"):
+            head = self.compensator.process(samples)
         timings.compensation += time.perf_counter() - t0
         if not last:
             return self._to_pcm(head, settings)
@@ -264,12 +273,17 @@ class Engine:
             count = len(head)
             joined[:count] = head
             t0 = time.perf_counter()
-            tail = self.compensator.finish()
+            with stage("compensation"):
+                tail = self.compensator.finish()
             timings.compensation += time.perf_counter() - t0
             joined[count:count + len(tail)] = tail
             return self._to_pcm(joined[:count + len(tail)], settings)
 
     def _to_pcm(self, samples: np.ndarray, settings: SynthesisSettings) -> np.ndarray:
+        with stage("loudness"):
+            return self._loud_pcm(samples, settings)
+
+    def _loud_pcm(self, samples: np.ndarray, settings: SynthesisSettings) -> np.ndarray:
         if not settings.normalize:
             return to_pcm16(samples, settings.volume, self.pool, self._chunk_room)
         with self.pool.lend((samples.size,), np.float32, self._chunk_room) as loud:

@@ -1,0 +1,134 @@
+"""Instructions a Raspberry Pi 4 (Cortex-A72) and a Pi 5 (Cortex-A76) execute to speak the shared
+sentences, counted under qemu-aarch64 on this machine: Piper 1.8.0 and every edgesay level, per
+second of speech, per stage of edgesay's engine and (with --libraries) per library.
+
+A count is a model of work, not a time: qemu has no caches, no pipeline widths and no memory
+system, so two engines that execute the same instructions may still run at different speeds on
+the board. It is deterministic (the same work gives the same count, whatever else the machine
+does), which is why it can compare engines here, where no ARM hardware exists.
+
+    python3 bench/arm.py [--sentences N] [--profiles a72,a76] [--engines piper,reference,balanced,fast]
+                         [--libraries]
+
+`just bench-arm` runs it whole (tens of minutes: emulation with counting runs at a few hundred
+million guest instructions per second on one core). bench/arm/setup.sh builds the aarch64 world
+it runs in. Results: bench/results/arm.md and arm.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "app"))
+from edgesay.runtime.markers import STAGES  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "eval" / "sentences.txt"
+LOCAL = ROOT / "tests" / "data" / "sentences.txt"
+PROFILES = {"a72": ("cortex-a72", "Raspberry Pi 4 (Cortex-A72; A53 boards have its features)"),
+            "a76": ("cortex-a76", "Raspberry Pi 5 (Cortex-A76, dot product and fp16; A55 and A78 have them too)")}
+ENGINES = ("piper", "reference", "balanced", "fast")
+
+
+def count(cache: Path, profile: str, engine: str, sentences: Path, n: int, bundle: Path,
+          plugin: str = "libinsn.so") -> dict[str, object]:
+    """One counted run: instructions in the span, per stage (edgesay), seconds of audio."""
+    cpu = PROFILES[profile][0]
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
+        args = ["piper", str(sentences), str(n)] if engine == "piper" else \
+            ["edgesay", str(sentences), str(n), engine, str(bundle)]
+        env = {**os.environ, "QEMU_LD_PREFIX": str(cache / f"root-{profile}"),
+               "PYTHONPATH": f"{cache / 'site'}:{ROOT / 'app'}", "EDGESAY_STAGE_MARKERS": "1",
+               "EDGESAY_CACHE_DIR": str(cache / f"edgesay-cache-{profile}"), "PYTHONDONTWRITEBYTECODE": "1"}
+        # One host core: the plugin's inline counter is shared by the guest's threads.
+        command = ["taskset", "-c", str(os.cpu_count() - 1 if os.cpu_count() else 0), "qemu-aarch64", "-cpu", cpu,
+                   "-plugin", f"{cache / plugin},out={out.name}", str(cache / f"root-{profile}" / "usr/bin/python3.11"),
+                   str(ROOT / "bench" / "arm" / "guest.py"), *args]
+        started = time.monotonic()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=6 * 3600)
+        if done.returncode != 0:
+            raise SystemExit(f"{engine} on {profile} failed:\n{done.stderr[-3000:]}")
+        report = out.read()
+    audio = float(re.search(r"audio_s ([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
+    level = re.search(r"level (\w+)", done.stdout)
+    result: dict[str, object] = {"profile": profile, "engine": engine, "audio_s": audio,
+                                 "level": level.group(1) if level else None, "wall_s": time.monotonic() - started}
+    if plugin == "libinsn.so":
+        result["instructions"] = int(re.search(r"span (\d+)", report).group(1))  # type: ignore[union-attr]
+        result["stages"] = {STAGES[int(k)]: int(v) for k, v in re.findall(r"stage (\d+) (\d+)", report)}
+    else:
+        libraries: dict[str, int] = {}
+        for value, name in re.findall(r"(\d+) (.+)", report):
+            short = Path(name).name if name.startswith("/") else name
+            short = re.sub(r"\.cpython-\d+.*$|-[0-9a-f]{8}\.so.*$", "", short)
+            libraries[short] = libraries.get(short, 0) + int(value)
+        result["libraries"] = dict(sorted(libraries.items(), key=lambda kv: -kv[1]))
+    return result
+
+
+def table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type-arg]
+    lines = []
+    for profile in profiles:
+        rows = [r for r in results if r["profile"] == profile and "instructions" in r]
+        piper = next((r for r in rows if r["engine"] == "piper"), None)
+        lines += [f"### {PROFILES[profile][1]}: `-cpu {PROFILES[profile][0]}`", "",
+                  "| engine | G instructions per second of speech | vs Piper | " +
+                  " | ".join(STAGES[1:]) + " |", "|---|---|---|" + "---|" * (len(STAGES) - 1)]
+        for r in rows:
+            per_s = r["instructions"] / r["audio_s"] / 1e9
+            ratio = f"{r['instructions'] / r['audio_s'] / (piper['instructions'] / piper['audio_s']):.2f}" \
+                if piper else "-"
+            stages = r.get("stages") or {}
+            shares = " | ".join(f"{stages.get(s, 0) / r['instructions']:.0%}" if r["engine"] != "piper" else "-"
+                                for s in STAGES[1:])
+            lines.append(f"| {r['engine']} | {per_s:.3f} | {ratio} | {shares} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sentences", type=int, default=1000, help="the first N shared sentences (default: all)")
+    parser.add_argument("--profiles", default="a72,a76")
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--libraries", action="store_true", help="also count per library (a second run each)")
+    args = parser.parse_args()
+    cache = Path(subprocess.run(["bash", str(ROOT / "bench" / "arm" / "setup.sh")], check=True,
+                                capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    from edgesay.loading import store
+    from edgesay.system import paths
+
+    bundle = paths.embedded_bundle() or store.prepared_bundle(*paths.default_voice())
+    sentences = SHARED if SHARED.is_file() else LOCAL
+    profiles, engines = args.profiles.split(","), args.engines.split(",")
+    results = []
+    for profile in profiles:
+        for engine in engines:
+            print(f"arm: counting {engine} on {profile}", file=sys.stderr, flush=True)
+            results.append(count(cache, profile, engine, sentences, args.sentences, bundle))
+            if args.libraries:
+                results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so"))
+    qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    n = len([x for x in sentences.read_text(encoding="utf-8").splitlines() if x.strip()][:args.sentences])
+    header = (f"# Instructions executed on ARM profiles, counted under qemu\n\n"
+              f"{time.strftime('%Y-%m-%d %H:%M')}, counted on {platform.machine()} with {qemu}; {n} shared "
+              f"sentences, one thread, warm, the default voice ({bundle.name}). **A count is a model of work, "
+              f"not a time**: qemu models no caches, pipelines or memory, so equal counts may run at different "
+              f"speeds on a board; counts are deterministic, so they compare engines where no board is at "
+              f"hand. Stage shares are of edgesay's own count (`EDGESAY_STAGE_MARKERS`); 'other' is the rest.\n\n")
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "arm.md").write_text(header + table(results, profiles))
+    (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "results": results}, indent=1))
+    print(header + table(results, profiles))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
