@@ -21,7 +21,7 @@ if ! command -v qemu-aarch64 >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user >/dev/null
 fi
 for plugin in insn prof; do
-    if [ ! -e "$CACHE/lib$plugin.so" ] || [ "$HERE/$plugin.c" -nt "$CACHE/lib$plugin.so" ]; then
+    if [ ! -e "$CACHE/lib$plugin.so" ] || [ "$HERE/$plugin.c" -nt "$CACHE/lib$plugin.so" ] || [ "$HERE/qemu_plugin.h" -nt "$CACHE/lib$plugin.so" ]; then
         gcc -O2 -shared -fPIC -o "$CACHE/lib$plugin.so" "$HERE/$plugin.c"
     fi
 done

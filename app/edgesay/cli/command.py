@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from .. import __version__
 from ..errors import EdgesayError, InputError, OutputError
@@ -16,9 +16,6 @@ from ..system.files import why_unwritable
 from ..voice.config import SynthesisSettings
 from . import onefile, stops
 from .arguments import Parser, add_synthesis_arguments, add_voice_arguments
-
-if TYPE_CHECKING:
-    pass
 
 # One utterance (a --text or a line of input) at most; longer text belongs in several lines.
 MAX_UTTERANCE_CHARS = 100_000

@@ -19,6 +19,16 @@ examples:
 """
 
 
+# Each of serve.limits.ServerLimits as a flag of the same name.
+LIMIT_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("max_connections", int, "open connections, both transports; more are refused at once"),
+    ("idle_timeout", float, "close a Wyoming connection that sends no request for this many seconds"),
+    ("header_timeout", float, "seconds an HTTP connection has to send a request's headers, and again its body"),
+    ("client_timeout", float, "drop a client that takes none of its audio for this many seconds"),
+    ("max_whole_seconds", float, "most seconds of audio in one whole (not streamed) HTTP answer"),
+)
+
+
 def default_workers() -> int:
     return max(1, min(MAX_DEFAULT_THREADS, usable_cores()))
 
@@ -67,21 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a web page's origin (http://host:port) allowed to send HTTP requests; others' "
                         "pages are refused with 403 (repeatable)")
     limits = p.add_argument_group("limits for clients on the network")
-    limits.add_argument("--max-connections", type=positive(int), default=DEFAULT_LIMITS.max_connections,
-                        help=f"open connections, both transports (default {DEFAULT_LIMITS.max_connections}); "
-                             "more are refused at once")
-    limits.add_argument("--idle-timeout", type=positive(float), default=DEFAULT_LIMITS.idle_timeout,
-                        help="close a Wyoming connection that sends no request for this many seconds "
-                             f"(default {DEFAULT_LIMITS.idle_timeout:g})")
-    limits.add_argument("--header-timeout", type=positive(float), default=DEFAULT_LIMITS.header_timeout,
-                        help="seconds an HTTP connection has to send a request's headers, and again its body "
-                             f"(default {DEFAULT_LIMITS.header_timeout:g})")
-    limits.add_argument("--client-timeout", type=positive(float), default=DEFAULT_LIMITS.client_timeout,
-                        help="drop a client that takes none of its audio for this many seconds "
-                             f"(default {DEFAULT_LIMITS.client_timeout:g})")
-    limits.add_argument("--max-whole-seconds", type=positive(float), default=DEFAULT_LIMITS.max_whole_seconds,
-                        help="most audio in one whole (not streamed) HTTP answer "
-                             f"(default {DEFAULT_LIMITS.max_whole_seconds:g})")
+    for field, kind, meaning in LIMIT_FLAGS:
+        limits.add_argument(f"--{field.replace('_', '-')}", type=positive(kind), default=getattr(DEFAULT_LIMITS, field),
+                            help=f"{meaning} (default {getattr(DEFAULT_LIMITS, field):g})")
     p.add_argument("--debug", action="store_true", help="log DEBUG messages")
     return p
 
@@ -113,8 +111,7 @@ def command(argv: list[str], err: TextIO) -> int:
         quality=args.quality, threads=threads, workers=workers, max_voices=args.max_voices,
         samples_per_chunk=args.samples_per_chunk, zeroconf=args.zeroconf,
         defaults=Defaults(args.speaker, settings(args)),
-        limits=ServerLimits(args.max_connections, args.idle_timeout, args.header_timeout, args.client_timeout,
-                            args.max_whole_seconds),
+        limits=ServerLimits(**{field: getattr(args, field) for field, _, _ in LIMIT_FLAGS}),
         allowed_origins=frozenset(args.allow_origin), prepare=args.prepare, prepare_command=tuple(self_command()))
     if options.zeroconf is not None and not (options.uri or "").startswith("tcp://"):
         print("edgesay: --zeroconf announces a tcp:// Wyoming server; give --uri tcp://...", file=sys.stderr)

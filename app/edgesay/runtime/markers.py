@@ -7,7 +7,7 @@ instructions since the last change. Meaningful at one thread, where the stages t
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 STAGES = ("other", "text", "latent", "flow", "head", "tail", "compensation", "loudness")
 _MARKER, _SWITCH = 4242, 3
@@ -26,12 +26,17 @@ _call = _syscall()
 _current = [0]
 
 
-@contextmanager
-def stage(name: str) -> Iterator[None]:
+_UNMARKED = nullcontext()  # reused: with markers off, a stage costs one call and nothing more
+
+
+def stage(name: str) -> AbstractContextManager[None]:
     """Attribute what runs inside to stage `name`, then back to the stage around it."""
-    if _call is None:
-        yield
-        return
+    return _UNMARKED if _call is None else _marked(name)
+
+
+@contextmanager
+def _marked(name: str) -> Iterator[None]:
+    assert _call is not None  # only made when markers are on
     before, index = _current[-1], STAGES.index(name)
     _current.append(index)
     _call(_MARKER, _SWITCH, index)

@@ -6,7 +6,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from aiohttp import web
 from .. import __version__
 from ..errors import EdgesayError, InputError, VoiceError
 from ..output.sinks import wav_header
+from ..voice.config import is_speaker_number
 from ..voice.limits import LENGTH_SCALE, NOISE_SCALE, NOISE_W, SENTENCE_SILENCE, Bound
 from .limits import ServerLimits
 from .speech import ClientGone, ServerStopping, Speech, SpeechRequest, Spoken, public_message
@@ -36,9 +37,8 @@ def _number(data: dict[str, Any], bound: Bound) -> float | None:
 
 
 def parse_speaker_id(value: object) -> int:
-    """Piper's "speaker_id": an integer, or a string of ASCII digits (a few: "²" is a digit to
-    str.isdigit, and a 5,000-digit id is past Python's integer parsing limit)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+    """Piper's "speaker_id": an integer, or a string that is one (voice.config.is_speaker_number)."""
+    if isinstance(value, str) and is_speaker_number(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1_000_000_000:
         raise InputError('"speaker_id" must be a non-negative integer')
@@ -168,7 +168,7 @@ class Http:
                 if stream:
                     response = await self._streamed(request, stream, spoken.sample_rate, first, pcm)
                 else:
-                    response = await self._whole(request, spoken.sample_rate, first, pcm)
+                    response = await self._whole(request, spoken.sample_rate, first, pcm, gone)
             self.last = {"voice": spoken.voice, "characters": chars, "synthesize_seconds": time.monotonic() - started,
                          "audio_seconds": spoken.seconds}
             return response
@@ -201,8 +201,8 @@ class Http:
                 request.transport.abort()
             raise ClientGone(f"the client took nothing for {self.limits.client_timeout:g} s: dropped") from None
 
-    async def _whole(self, request: web.Request, rate: int, first: bytes,
-                     pcm: AsyncIterator[bytes]) -> web.StreamResponse:
+    async def _whole(self, request: web.Request, rate: int, first: bytes, pcm: AsyncIterator[bytes],
+                     gone: Callable[[], bool]) -> web.StreamResponse:
         """A WAV with its sizes filled in, as Piper's server answers: made first (long speech is
         spooled to a temporary file, not held in memory), then sent. At most --max-whole-seconds
         of audio: longer speech is for ?stream=wav, which holds nothing."""
@@ -210,7 +210,7 @@ class Http:
         with tempfile.SpooledTemporaryFile(_IN_MEMORY) as body:
             body.write(first)
             async for piece in pcm:
-                if request.transport is None or request.transport.is_closing():
+                if gone():
                     raise ClientGone("the client left")  # stops the synthesis now
                 if body.tell() + len(piece) > limit:
                     raise web.HTTPRequestEntityTooLarge(

@@ -110,27 +110,47 @@ def _descriptor(path: Path) -> int | None:
     return int(fd_path or proc_fd) if (fd_path or proc_fd) else _STANDARD[name]
 
 
-def why_unwritable(path: Path) -> str | None:
-    """Why `OutputFile(path)` would fail, by the same rules, checked before any work starts;
-    None when it should succeed."""
+def _classify(path: Path) -> tuple[str, Path, bool]:
+    """What a path a user names is, for the rules below: (kind, where to write, exists). Kinds:
+    "descriptor" (/dev/stdout and the like), "folder", "stream" (a device, FIFO or socket),
+    "system" (under /dev, /proc or /sys), "file" (new or regular, through any symlinks)."""
     if _descriptor(path) is not None:
-        return None
+        return "descriptor", path, True
     try:
         status: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
         status = None
     real = Path(os.path.realpath(path))
     if status is not None and stat.S_ISDIR(status.st_mode):
-        return "it is a folder"
+        return "folder", path, True
     if status is not None and not stat.S_ISREG(status.st_mode):
-        return None if os.access(path, os.W_OK) else "it is not writable"
-    if status is None and (_in_system_folder(real) or _in_system_folder(Path(os.path.abspath(path)))):
-        return f"no such file in {real.parent} (edgesay creates nothing there)"
-    if not real.parent.is_dir():
-        return f"folder {real.parent} does not exist"
-    if os.access(real.parent, os.W_OK) or (status is not None and os.access(real, os.W_OK)):
+        return "stream", path, True
+    if _in_system_folder(real) or _in_system_folder(Path(os.path.abspath(path))):
+        return "system", path, status is not None
+    return "file", real, status is not None
+
+
+def _nothing_created(where: Path) -> str:
+    return f"no such file in {where.parent} (edgesay creates nothing there)"
+
+
+def why_unwritable(path: Path) -> str | None:
+    """Why `OutputFile(path)` would fail, by the same rules, checked before any work starts;
+    None when it should succeed."""
+    kind, where, exists = _classify(path)
+    if kind == "descriptor":
         return None
-    return f"folder {real.parent} is not writable"
+    if kind == "folder":
+        return "it is a folder"
+    if kind == "stream":
+        return None if os.access(where, os.W_OK) else "it is not writable"
+    if kind == "system" and not exists:
+        return _nothing_created(Path(os.path.realpath(path)))
+    if not where.parent.is_dir():
+        return f"folder {where.parent} does not exist"
+    if os.access(where.parent, os.W_OK) or (exists and os.access(where, os.W_OK)):
+        return None
+    return f"folder {where.parent} is not writable"
 
 
 class OutputFile:
@@ -143,53 +163,40 @@ class OutputFile:
     - a writable regular file in a folder we may not write: written in place; if the write does
       not complete, it is left empty rather than half-written.
 
-    `stream` is where to write; `seekable` says whether a header can be patched at the end."""
+    `stream` is where to write."""
 
     def __init__(self, path: Path, suffix: str = ".part") -> None:
         self.path = path
         self._pending: PendingFile | None = None
         self._owned_regular = False  # in place, opened and truncated by us
-        fd = _descriptor(path)
-        if fd is not None:
+        kind, where, exists = _classify(path)
+        if kind == "descriptor":
+            fd = _descriptor(path)
+            assert fd is not None  # classified so
             self.stream: BinaryIO = os.fdopen(os.dup(fd), "wb")
-            return
-        try:
-            status: os.stat_result | None = os.stat(path)
-        except FileNotFoundError:
-            status = None
-        real = Path(os.path.realpath(path))
-        if status is not None and stat.S_ISDIR(status.st_mode):
+        elif kind == "folder":
             raise IsADirectoryError(errno.EISDIR, "it is a folder", str(path))
-        if status is not None and not stat.S_ISREG(status.st_mode):
-            self.stream = self._open_in_place(path, truncate=False)
-            return
-        if _in_system_folder(real) or _in_system_folder(Path(os.path.abspath(path))):
-            if status is None:
-                raise FileNotFoundError(errno.ENOENT, f"no such file in {real.parent} (edgesay creates nothing there)",
-                                        str(path))
-            self.stream = self._open_in_place(path, truncate=True)
-            return
-        try:
-            self._pending = PendingFile(real, suffix=suffix, public=True)
-        except OSError as exc:
-            if status is None or exc.errno not in _NO_FOLDER or not os.access(real, os.W_OK):
-                raise
-            self.stream = self._open_in_place(real, truncate=True)
-            return
-        self.stream = self._pending.tmp.open("wb")
+        elif kind == "stream":
+            self.stream = self._open_in_place(where, truncate=False)
+        elif kind == "system":
+            if not exists:
+                raise FileNotFoundError(errno.ENOENT, _nothing_created(Path(os.path.realpath(path))), str(path))
+            self.stream = self._open_in_place(where, truncate=True)
+        else:
+            try:
+                self._pending = PendingFile(where, suffix=suffix, public=True)
+            except OSError as exc:
+                if not exists or exc.errno not in _NO_FOLDER or not os.access(where, os.W_OK):
+                    raise
+                self.stream = self._open_in_place(where, truncate=True)
+                return
+            self.stream = self._pending.tmp.open("wb")
 
     def _open_in_place(self, path: Path, truncate: bool) -> BinaryIO:
         # Never O_CREAT: whatever is written in place already exists.
         fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | (os.O_TRUNC if truncate else 0))
         self._owned_regular = truncate and stat.S_ISREG(os.fstat(fd).st_mode)
         return os.fdopen(fd, "wb")
-
-    @property
-    def seekable(self) -> bool:
-        try:
-            return self.stream.seekable()
-        except OSError:
-            return False
 
     def commit(self) -> None:
         self.stream.close()

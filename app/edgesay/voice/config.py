@@ -12,7 +12,7 @@ from ..text.frontend import ESPEAK, PHONEME_TYPES, Frontend
 from .limits import LENGTH_SCALE, NOISE_SCALE, NOISE_W, SENTENCE_SILENCE, VOLUME
 
 
-def _is_number(text: str) -> bool:
+def is_speaker_number(text: str) -> bool:
     """ASCII digits only, and few: "²" is a digit to str.isdigit but not to int(), and a
     5,000-digit id is past Python's integer parsing limit."""
     return text.isascii() and text.isdigit() and len(text) <= 9
@@ -67,7 +67,7 @@ class VoiceConfig:
 
     def speaker_id(self, speaker: str | int | None) -> int | None:
         """A speaker given by name or id (as text from a flag or a request) as its id."""
-        if isinstance(speaker, str) and not _is_number(speaker):
+        if isinstance(speaker, str) and not is_speaker_number(speaker):
             if speaker not in self.speaker_id_map:
                 names = ", ".join(self.speaker_id_map) or "none: it has one speaker"
                 raise InputError(f"the voice has no speaker named {speaker!r} (it has {names})")
