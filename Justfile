@@ -32,6 +32,7 @@ bench:
     python3 bench/tui_idle.py
     python3 bench/serve.py
     python3 bench/prepare.py
+    python3 bench/plain_text.py
     if [ -x build/out/$(uname -m)/edgesay ]; then python3 bench/binary.py; else echo "no binary: skipping bench/binary.py (just build)"; fi
 
 # Coverage-guided fuzzing of the text front end (atheris) for a bounded time; crashes land in tests/fuzz/crashes/

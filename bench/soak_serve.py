@@ -157,6 +157,7 @@ def main() -> int:
     parser.add_argument("--client-timeout", type=float, help="passed to the server (default: its own)")
     parser.add_argument("--binary", help="serve with this binary (default: the Python package)")
     parser.add_argument("--quiet", action="store_true", help="no results file (the test run)")
+    parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args()
     command = [args.binary] if args.binary else [sys.executable, "-m", "edgesay"]
     ports = []
@@ -170,7 +171,7 @@ def main() -> int:
     hold = (args.client_timeout or 30) + 10  # a non-reading client outlasts the timeout, sometimes
     rng = random.Random(20261206)
     alone, mixed = Tally(), Tally()
-    with tempfile.TemporaryFile() as log:
+    with (args.log.open("w+b") if args.log else tempfile.TemporaryFile()) as log:
         server = subprocess.Popen([*command, "serve", "--uri", f"tcp://127.0.0.1:{wyoming}", "--http",
                                    f"127.0.0.1:{http}", "--workers", "2", *extra],
                                   stdout=subprocess.DEVNULL, stderr=log)

@@ -44,7 +44,7 @@ from runtime import LOADER, RUNTIME_DIR, glibc_version, minimum_kernel, read_elf
 
 # Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
 PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "piper-tts", "textual",
-          "wyoming", "aiohttp", "zeroconf")
+          "wyoming", "aiohttp", "zeroconf", "defusedxml")
 
 
 def options_table() -> dict[str, object]:

@@ -3,6 +3,7 @@
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -257,3 +258,31 @@ def test_a_signal_ignored_on_entry_stays_ignored(tmp_path: Path) -> None:
     assert proc.returncode == 0 and err == b"" and sent > 5
     audio, rate = wav(out)
     assert audio.size / rate > 1.0
+
+
+ALSA_FILE_DEVICE = """pcm.edgesaytest {{
+    type file
+    slave.pcm "null"
+    file "{path}"
+    format "raw"
+}}
+"""
+
+
+@pytest.mark.skipif(shutil.which("aplay") is None, reason="aplay (alsa-utils) is not installed")
+def test_play_on_a_named_alsa_device(tmp_path: Path) -> None:
+    """--device reaches aplay: a device of ALSA's file plugin (defined in the user's .asoundrc)
+    records exactly what --raw gives; an unknown device is one line and a non-zero exit."""
+    (tmp_path / ".asoundrc").write_text(ALSA_FILE_DEVICE.format(path=tmp_path / "played.raw"))
+    env = {**os.environ, "HOME": str(tmp_path)}
+    text = ["--text", "Playing on the test device.", "--noise-scale", "0", "--noise-w", "0"]
+    played = run_cli(*text, "--device", "edgesaytest", env=env)
+    assert played.returncode == 0, played.stderr
+    raw = run_cli(*text, "--raw", env=env).stdout
+    recorded = (tmp_path / "played.raw").read_bytes()
+    assert len(raw) > 22050 and recorded[:len(raw)] == raw and not recorded[len(raw):].strip(b"\0")
+    missing = run_cli(*text, "--device", "no-such-card", env=env)
+    assert missing.returncode == 4 and missing.stderr.decode().startswith("edgesay: audio playback failed")
+    assert len(missing.stderr.decode().strip().splitlines()) == 1
+    both = run_cli(*text, "--device", "edgesaytest", "-o", str(tmp_path / "x.wav"), env=env)
+    assert both.returncode == 2 and "does not go with -o" in both.stderr.decode()

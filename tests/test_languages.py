@@ -196,3 +196,42 @@ def test_english_first_then_another_language_in_one_process(tmp_path: Path) -> N
                             env={**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:3] == ["həlˈoʊ", "ɡˈuːtən tˈɑːk", "həlˈoʊ"], result.stdout
+
+
+BLOCK_TEXTS = ["[[ haɪ ]]", "Say [[ təmˈɑːtoʊ ]] please.", "Hello. [[ ˈɛdʒseɪ ]] is here. And more.",
+               "One.[[ wˈʌn ]]two. Three.", "Hi [[ a ]] [[ b ]] there", "[[ ]] Hello",
+               "Word [[ x? ]], and [[ é ]] end.",
+               "A first sentence. A second one [[ ɡˈoʊ ]] and a third? Yes!", "Unknown [[ Ω ]] phoneme.",
+               "[[ hə ]][[ lˈoʊ ]]", "Trailing [[ ɛnd ]]", "Not a block [[ open only.", "x ]] [[ y",
+               "Across [[ a\nline ]] is text."]
+
+
+@pytest.mark.parametrize("language", ["en-us", "de", "fr", "ru"])
+def test_phoneme_blocks_give_piper_ids(espeak: Espeak, language: str) -> None:
+    """`[[ phonemes ]]` as piper-tts 1.8.0 reads them: where they join the sentences around
+    them, spaces, several blocks, unknown phonemes skipped, brackets that are not a block."""
+    frontend = config_for(language).frontend(espeak)
+    for text, theirs in zip(BLOCK_TEXTS, piper_ids(BLOCK_TEXTS, language), strict=True):
+        assert ids_of(frontend, text) == theirs, text
+    assert ids_of(frontend, "[[ hə ]]") != ids_of(frontend, "hə")  # a block is not read as a word
+
+
+
+@pytest.mark.parametrize("language", ["en-us", "de"])
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_streamed_input_is_never_cut_inside_or_before_a_block(espeak: Espeak, language: str, size: int) -> None:
+    """Phoneme blocks streamed a few characters at a time give the ids of the whole text: no
+    piece ends inside a block, or just before one (it joins the sentence before it)."""
+    from edgesay.text.frontend import StreamedText
+
+    frontend = config_for(language).frontend(espeak)
+    text = ("Hello there. [[ ˈɛdʒseɪ. ]] is here. It speaks [[ wˈʌn. tˈuː! ]]. Then this. "
+            "[[ unclosed. It goes on. And [[ a ]][[ b ]]. Done. Last [[ ɛnd ]]")
+    streamed, pieces = StreamedText(english=language == "en-us"), []
+    for start in range(0, len(text), size):
+        whole = streamed.feed(text[start:start + size])
+        if whole:
+            pieces.append(whole)
+    pieces.append(streamed.pending)
+    assert len(pieces) == 3, pieces  # cut after "is here." and "Done.": not inside, before or at a block
+    assert [ids for piece in pieces for ids in ids_of(frontend, piece)] == ids_of(frontend, text)

@@ -30,6 +30,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from conftest import CLI, ROOT
+from edgesay.serve.speech import ClientGone, Workers
 
 TINY = Path(__file__).parent / "data" / "tiny-multi.onnx"
 JOE = "en_US-joe-medium"
@@ -899,3 +900,59 @@ def test_the_server_page_lists_every_flag_and_limit() -> None:
         assert f"`{flag}` ({getattr(DEFAULT, name):g}" in page, flag
     for bound in BOUNDS:
         assert f"{bound.low:g} to {bound.high:g}" in page.split(f"| `{bound.field}`")[1].split("\n")[0], bound.field
+
+
+def test_worker_slots_go_earliest_deadline_first() -> None:
+    """The scheduler alone: a waiter whose client left gives up its place; the others get the
+    slot in the order their clients run out of audio, whatever order they came in."""
+    async def scenario() -> tuple[list[str], list[float]]:
+        workers = Workers(1)
+        await workers.take(0.0, lambda: False)  # the one slot is held
+        order: list[str] = []
+
+        async def wait(deadline: float, name: str, gone: bool = False) -> None:
+            try:
+                await workers.take(deadline, lambda: gone)
+            except ClientGone:
+                order.append(f"{name} left")
+                return
+            order.append(name)
+            await asyncio.sleep(0.01)
+            workers.give()
+
+        tasks = [asyncio.create_task(wait(5.0, "stream")), asyncio.create_task(wait(2.0, "new")),
+                 asyncio.create_task(wait(1.0, "gone", gone=True)), asyncio.create_task(wait(3.0, "later"))]
+        await asyncio.sleep(0.3)  # "gone" notices at its next look
+        due = [workers.due]
+        workers.give()
+        await asyncio.gather(*tasks)
+        return order, [*due, workers.due, workers.free]
+
+    order, state = run(scenario())
+    assert order == ["gone left", "new", "later", "stream"]
+    assert state == [2.0, float("inf"), 1]
+
+
+def test_a_new_request_does_not_wait_for_a_long_stream(tmp_path: Path) -> None:
+    """One worker, and a client reading a long text as fast as it comes: a short request made
+    meanwhile is spoken whole before the long one ends (it takes the worker between windows:
+    its client has no audio yet, the long one's has plenty)."""
+    port = free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--workers", "1")
+
+    async def scenario() -> tuple[Reply, bool, Reply]:
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Synthesize(text=LONG * 3).event())  # about 150 s of speech
+            await read_until(client, "audio-chunk", timeout=60)
+            long = asyncio.create_task(read_until(client, "audio-stop"))
+            short = await asyncio.wait_for(synthesize(port, TEXTS[0]), 120)
+            long_ended_before = long.done()
+            return short, long_ended_before, await long
+
+    try:
+        short, long_ended_before, long = run(scenario())
+        assert short.types == ["audio-start", "audio-stop"] and short.samples.size > 0
+        assert not long_ended_before
+        assert long.types == ["audio-stop"] and long.samples.size > 60 * 22050  # and the long one is whole
+    finally:
+        assert stop(s) == 0

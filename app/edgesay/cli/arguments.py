@@ -4,6 +4,7 @@ the quality levels from their table."""
 import argparse
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 from ..voice import levels
 from ..voice.limits import LENGTH_SCALE, NOISE_SCALE, NOISE_W, SENTENCE_SILENCE, VOLUME, Bound
@@ -51,6 +52,12 @@ def add_synthesis_arguments(parser: argparse.ArgumentParser) -> None:
                             metavar="X", help=f"{bound.meaning}, {bound.low:g} to {bound.high:g} (default {shown})")
     parser.add_argument("--no-normalize", action="store_true",
                         help="the voice's own level: no loudness gain, no limiter (default: as loud as Piper)")
+
+
+def add_lexicon_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lexicon", action="append", type=Path, default=[], metavar="FILE",
+                        help="say words as this file says: lines of word<TAB>respelling or word<TAB>[[ phonemes ]] "
+                             "(repeatable; after the language's own in ~/.config/edgesay/lexicon/)")
 
 
 def add_voice_arguments(parser: argparse.ArgumentParser, what: str) -> None:

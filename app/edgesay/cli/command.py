@@ -15,7 +15,7 @@ from ..output.sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSi
 from ..system.files import why_unwritable
 from ..voice.config import SynthesisSettings
 from . import onefile, stops
-from .arguments import Parser, add_synthesis_arguments, add_voice_arguments
+from .arguments import Parser, add_lexicon_argument, add_synthesis_arguments, add_voice_arguments
 
 # One utterance (a --text or a line of input) at most; longer text belongs in several lines.
 MAX_UTTERANCE_CHARS = 100_000
@@ -41,6 +41,7 @@ class Request:
     line: int  # 0 for --text
     speaker: int | str | None = None
     output_file: Path | None = None
+    ssml: bool = False
 
 
 def cache_note() -> str:
@@ -64,10 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--raw", "--output-raw", action="store_true", help="raw 16-bit mono PCM on stdout, streamed")
     out.add_argument("--output-dir", "-d", help="one WAV file per input line in this folder")
     out.add_argument("--play", action="store_true", help="play through aplay (default when stdout is a terminal)")
+    p.add_argument("--device", "-D", metavar="NAME",
+                   help="ALSA device to play on, as `aplay -L` lists them (default: ALSA's default)")
     add_voice_arguments(p, "Piper voice: path to .onnx (config next to it), an .edgesay bundle, or a name")
     add_synthesis_arguments(p)
+    add_lexicon_argument(p)
+    p.add_argument("--ssml", action="store_true",
+                   help="the text (--text, or each line) is an SSML <speak> document (docs/pronunciation.md)")
     p.add_argument("--json-input", action="store_true",
-                   help="stdin lines are JSON: {text, speaker_id or speaker, output_file}")
+                   help="stdin lines are JSON: {text, speaker_id or speaker, output_file, ssml}")
     p.add_argument("--list-voices", action="store_true", help="list the voices edgesay can find, then exit")
     p.add_argument("--version", action="version", version=f"edgesay {__version__}")
     return p
@@ -98,17 +104,20 @@ def _from_json(text: str, line: int) -> Request:
         raise InputError(f"input line {line}: expected an object with a \"text\" string")
     speaker = item.get("speaker_id", item.get("speaker"))
     output = item.get("output_file")
-    return Request(item["text"], line, speaker, Path(output) if output else None)
+    ssml = item.get("ssml", False)
+    if not isinstance(ssml, bool):
+        raise InputError(f'input line {line}: "ssml" must be true or false')
+    return Request(item["text"], line, speaker, Path(output) if output else None, ssml)
 
 
 def requests(args: argparse.Namespace, stdin: Iterable[bytes]) -> Iterator[Request]:
     if args.text is not None:
-        yield _checked(Request(args.text, 0))
+        yield _checked(Request(args.text, 0, ssml=args.ssml))
         return
     for number, raw in enumerate(stdin, start=1):
         text = _decode(raw, number).rstrip("\r\n")
         if text.strip():
-            yield _checked(_from_json(text, number) if args.json_input else Request(text, number))
+            yield _checked(_from_json(text, number) if args.json_input else Request(text, number, ssml=args.ssml))
 
 
 def open_sink(args: argparse.Namespace, sample_rate: int) -> Sink | None:
@@ -121,13 +130,15 @@ def open_sink(args: argparse.Namespace, sample_rate: int) -> Sink | None:
         return WavFileSink(Path(args.output), sample_rate)
     if args.output_dir:
         return None  # one file per utterance
-    if args.play or sys.stdout.isatty():
-        return PlaybackSink(sample_rate)
+    if args.play or args.device or sys.stdout.isatty():
+        return PlaybackSink(sample_rate, args.device)
     return WavStreamSink(stdout, sample_rate)
 
 
 def check_output_early(args: argparse.Namespace) -> None:
     """Fail before the voice loads if the output cannot be written."""
+    if args.device and (args.raw or args.output or args.output_dir):
+        raise InputError("--device names a sound card to play on: it does not go with -o, --raw or --output-dir")
     if args.output_dir:
         folder = Path(args.output_dir)
         if not folder.is_dir():
@@ -152,7 +163,7 @@ def field_test(args: argparse.Namespace) -> int:
     from ..tui.app import Choices, run
 
     stops.stop_cleanly()
-    return run(Choices(args.voice, args.quality, args.threads), settings(args))
+    return run(Choices(args.voice, args.quality, args.threads, tuple(args.lexicon)), settings(args), args.device)
 
 
 def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
@@ -164,6 +175,7 @@ def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
     # Text from stdin may go on for hours: hold the whole working set from the start.
     engine = Engine.load(resolve(args.voice, args.config), threads=args.threads, quality=args.quality,
                          warm=args.text is None)
+    engine.use_lexicon(args.lexicon)
     rate = engine.config.sample_rate
     sink = open_sink(args, rate)
     spoken = to_sink = 0
@@ -178,7 +190,7 @@ def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
                                                             else args.speaker))
             ok = False
             try:
-                for chunk in engine.synthesize(request.text, chosen):
+                for chunk in engine.synthesize(request.text, chosen, ssml=request.ssml):
                     target = own or sink
                     if target is None:  # unreachable: no main sink only with --output-dir
                         raise OutputError("no output for this line")

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from ..system.threads import MAX_DEFAULT_THREADS, usable_cores
-from .arguments import Parser, add_synthesis_arguments, add_voice_arguments, positive
+from .arguments import Parser, add_lexicon_argument, add_synthesis_arguments, add_voice_arguments, positive
 
 EXAMPLES = """\
 examples:
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_voice_arguments(p, "default voice: a name, a .onnx or an .edgesay (the others edgesay finds are "
                            "offered by name, as --list-voices shows)")
     add_synthesis_arguments(p)  # the defaults for requests that set none
+    add_lexicon_argument(p)
     p.add_argument("--samples-per-chunk", type=positive(int), default=1024,
                    help="samples per Wyoming audio-chunk at most (default 1024)")
     p.add_argument("--zeroconf", nargs="?", const="edgesay", metavar="NAME",
@@ -112,7 +113,8 @@ def command(argv: list[str], err: TextIO) -> int:
         samples_per_chunk=args.samples_per_chunk, zeroconf=args.zeroconf,
         defaults=Defaults(args.speaker, settings(args)),
         limits=ServerLimits(**{field: getattr(args, field) for field, _, _ in LIMIT_FLAGS}),
-        allowed_origins=frozenset(args.allow_origin), prepare=args.prepare, prepare_command=tuple(self_command()))
+        allowed_origins=frozenset(args.allow_origin), prepare=args.prepare, prepare_command=tuple(self_command()),
+        lexicons=tuple(args.lexicon))
     if options.zeroconf is not None and not (options.uri or "").startswith("tcp://"):
         print("edgesay: --zeroconf announces a tcp:// Wyoming server; give --uri tcp://...", file=sys.stderr)
         return 2

@@ -81,9 +81,10 @@ class WavStreamSink(RawSink):
 
 
 class PlaybackSink(RawSink):
-    """Plays through ALSA's aplay as audio is made."""
+    """Plays through ALSA's aplay as audio is made, on `device` (a name as `aplay -L` lists
+    them; None: ALSA's default)."""
 
-    def __init__(self, sample_rate: int) -> None:
+    def __init__(self, sample_rate: int, device: str | None = None) -> None:
         import shutil
         import subprocess
 
@@ -91,8 +92,8 @@ class PlaybackSink(RawSink):
         if player is None:
             raise OutputError("no audio player: aplay (alsa-utils) is not installed; use -o FILE or --raw")
         self._process = subprocess.Popen(
-            [player, "-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", str(sample_rate)],
-            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            [player, "-q", *(["-D", device] if device else []), "-t", "raw", "-f", "S16_LE", "-c", "1",
+             "-r", str(sample_rate)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self._process.stdin is not None  # for mypy; Popen made the pipe
         super().__init__(self._process.stdin)
 

@@ -8,28 +8,46 @@ The first decoder window is small, so the first audio of a long sentence comes a
 latent graph and about 0.4 s worth of decoding, not after the whole sentence.
 """
 
+import dataclasses
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
+from pathlib import Path
 
 import numpy as np
 
 from ..dsp.compensation import Compensator
 from ..dsp.loudness import Limiter
 from ..dsp.mel import N_FFT
+from ..errors import EdgesayError, InputError
 from ..system.pool import BufferPool
 from ..text.espeak import Espeak
-from ..text.frontend import EMPTY_IDS, ESPEAK
+from ..text.frontend import EMPTY_IDS, ESPEAK, Frontend
+from ..text.lexicon import Lexicon
 from ..text.sentences import Sentence
+from ..text.ssml import Part, Pause, Said
+from ..text.ssml import parse as ssml_parse
 from ..voice.bundle import VoiceLevel
 from ..voice.config import SynthesisSettings
+from ..voice.limits import LENGTH_SCALE
 from .audio import AudioChunk, SentenceTimings, to_pcm16
 from .markers import stage
 from .sessions import ThreadPlan
 from .streaming import Latent, Pending, Streamer, VoiceSessions
 from .windows import Window, decoder_sizes, flow_sizes
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One sentence's graph run (`ids`), or a pause (`ids` None), and the silence after it."""
+
+    index: int  # the sentence's index in the text
+    ids: list[int] | None
+    timings: SentenceTimings
+    scales: tuple[float, float, float]
+    silence: float  # seconds after it (a pause's whole length)
 
 
 class Engine:
@@ -53,6 +71,7 @@ class Engine:
         if self.config.phoneme_type == ESPEAK:
             self.espeak.check_voice(self.config.espeak_voice)  # a language espeak-ng lacks: refused now
         self.frontend = self.config.frontend(self.espeak)
+        self.lexicon = Lexicon()  # none until use_lexicon
         self._decoder_sizes = decoder_sizes(self.split.window_pad)
         # With two or more threads, the flow and the decoder's head of the next window run on a
         # worker while the tail and the compensation of the current one run here: the small
@@ -83,44 +102,102 @@ class Engine:
     def sentence_ids(self, sentence: Sentence) -> list[int]:
         return self.frontend.sentence_ids(sentence)
 
-    def synthesize(self, text: str, settings: SynthesisSettings | None = None) -> Generator[AudioChunk, None, None]:
-        """Chunks of speech for `text`, each yielded as soon as it is decoded."""
+    def use_lexicon(self, files: Sequence[Path] = ()) -> None:
+        """Say words as the user's lexicons say (text/lexicon.py): the default files of this
+        voice's language, then `files`; LexiconError if one is malformed or has a phoneme this
+        voice lacks."""
+        lexicon = Lexicon.load(self.config.espeak_voice, files)
+        lexicon.check(self.config.phoneme_id_map, self.config.phoneme_type == ESPEAK)
+        self.lexicon = lexicon
+
+    def synthesize(self, text: str, settings: SynthesisSettings | None = None,
+                   ssml: bool = False) -> Generator[AudioChunk, None, None]:
+        """Chunks of speech for `text`, each yielded as soon as it is decoded. `ssml`: the text
+        is an SSML document (text/ssml.py), checked whole before any audio."""
         settings = settings or SynthesisSettings()
         started = time.perf_counter()
         scales = settings.scales(self.config)
         speaker = settings.speaker(self.config)
         with stage("text"):
-            sentences = self.frontend.sentences(text)
+            parts: list[Part] = ssml_parse(text, self.frontend.english) if ssml else [Said(text)]
+            frontends = [self._frontend_for(part.language) if isinstance(part, Said) else None for part in parts]
+            rated = [self._rated(scales, part.rate) if isinstance(part, Said) else scales for part in parts]
         text_time = time.perf_counter() - started
 
-        def speakable() -> Iterator[tuple[int, list[int], SentenceTimings]]:
-            for index, sentence in enumerate(sentences):  # (another language's are read here)
-                timings = SentenceTimings(text=text_time)
-                t0 = time.perf_counter()
+        def runs() -> Iterator[_Run]:
+            """Each sentence to speak, and each pause, in order; a sentence that ends a part
+            followed by another (a break, another rate) gets no sentence silence of its own."""
+            index = 0
+            for n, part in enumerate(parts):
+                if isinstance(part, Pause):
+                    yield _Run(index, None, SentenceTimings(text=text_time), scales, part.seconds)
+                    continue
+                frontend = frontends[n]
+                assert frontend is not None  # for mypy: made for every Said
                 with stage("text"):
-                    ids = self.sentence_ids(sentence)
-                timings.phonemes = time.perf_counter() - t0
-                if len(ids) > EMPTY_IDS:  # else espeak-ng found nothing to say
-                    yield index, ids, timings
+                    sentences = frontend.sentences(self.lexicon.apply(part.text))
+                silence = settings.sentence_silence
+                coming = next(sentences, None)
+                while coming is not None:  # (another language's are read here)
+                    sentence, coming = coming, next(sentences, None)
+                    timings = SentenceTimings(text=text_time)
+                    t0 = time.perf_counter()
+                    with stage("text"):
+                        ids = frontend.sentence_ids(sentence)
+                    timings.phonemes = time.perf_counter() - t0
+                    last = coming is None and n < len(parts) - 1
+                    if len(ids) > EMPTY_IDS:  # else espeak-ng found nothing to say
+                        yield _Run(index, ids, timings, rated[n], 0.0 if last else silence)
+                    index += 1
 
-        queue = speakable()
+        queue = runs()
         coming = next(queue, None)
         latent: Future[np.ndarray] | None = None  # the next sentence's, made on the worker
         try:
             while coming is not None:
-                index, ids, timings = coming
-                coming = next(queue, None)  # phonemes of the one after, so its latent can start early
-                following = coming[1] if coming is not None and self._worker is not None else None
-                latent = yield from self._speak(ids, latent, following, scales, speaker, settings, index, timings,
-                                                started)
-                if settings.sentence_silence > 0:
-                    yield from self._silence(settings.sentence_silence, index, timings)
+                run, coming = coming, next(queue, None)  # the one after, so its latent can start early
+                if run.ids is None:
+                    yield from self._silence(run.silence, run.index, run.timings)
+                    continue
+                following = (coming.ids, coming.scales) if coming is not None and coming.ids is not None \
+                    and self._worker is not None else None
+                latent = yield from self._speak(run.ids, latent, following, run.scales, speaker, settings, run.index,
+                                                run.timings, started)
+                if run.silence > 0:
+                    yield from self._silence(run.silence, run.index, run.timings)
         finally:
             if latent is not None:  # stopped early: the worker must not be left running the latent graph
                 with suppress(Exception):
                     latent.result()
 
-    def _speak(self, ids: list[int], latent: "Future[np.ndarray] | None", following: list[int] | None,
+    def _frontend_for(self, language: str | None) -> Frontend:
+        """The voice's front end, or one reading another language (SSML's xml:lang) with the
+        voice's phonemes: the tag as espeak-ng names it ("en-gb"), else its language ("fr")."""
+        if language is None or self.config.phoneme_type != ESPEAK:
+            return self.frontend
+        tag = language.lower().replace("_", "-")
+        for name in dict.fromkeys([tag, tag.split("-")[0]]):
+            if name == self.frontend.espeak_voice:
+                return self.frontend
+            try:
+                self.espeak.check_voice(name)
+            except EdgesayError:
+                continue
+            return dataclasses.replace(self.frontend, espeak_voice=name)
+        raise InputError(f"SSML xml:lang {language!r}: espeak-ng does not speak it")
+
+    def _rated(self, scales: tuple[float, float, float], rate: float) -> tuple[float, float, float]:
+        """The scales of a run at SSML's prosody rate (a speed: the length scale divided by it)."""
+        if rate == 1.0:
+            return scales
+        noise, length, noise_w = scales
+        if not LENGTH_SCALE.holds(length / rate):
+            raise InputError(f"SSML prosody rate {rate:g}x makes the length scale {length / rate:g}; "
+                             f"it must be {LENGTH_SCALE.range}")
+        return noise, length / rate, noise_w
+
+    def _speak(self, ids: list[int], latent: "Future[np.ndarray] | None",
+               following: tuple[list[int], tuple[float, float, float]] | None,
                scales: tuple[float, float, float], speaker: int | None, settings: SynthesisSettings, index: int,
                timings: SentenceTimings, started: float) -> Generator[AudioChunk, None, "Future[np.ndarray] | None"]:
         """One sentence's chunks. `latent`: its latent graph's run, if the worker started it; the
@@ -229,7 +306,7 @@ class Engine:
                 if self._behind is not None and following is not None and next_latent is None:
                     # The next sentence's latent graph, on a thread of its own beside this
                     # sentence's windows (after the first audio, which it must not delay).
-                    next_latent = self._behind.submit(self.latent.run, following, scales, speaker)
+                    next_latent = self._behind.submit(self.latent.run, *following, speaker)
                 try:
                     yield AudioChunk(pcm, self.config.sample_rate, index, n == len(windows) - 1, timings)
                 finally:

@@ -18,7 +18,7 @@ from ..errors import EdgesayError, InputError, VoiceError
 from ..output.sinks import wav_header
 from ..voice.config import is_speaker_number
 from ..voice.limits import LENGTH_SCALE, NOISE_SCALE, NOISE_W, SENTENCE_SILENCE, Bound
-from .limits import ServerLimits
+from .limits import ServerLimits, limit_send_buffer
 from .speech import ClientGone, ServerStopping, Speech, SpeechRequest, Spoken, public_message
 from .voices import NotPrepared, UnknownVoice
 
@@ -71,8 +71,11 @@ def parse_request(data: Any) -> SpeechRequest:
         raise InputError('"speaker" must be a string')
     if data.get("speaker_id") is not None:  # wins over "speaker", as in Piper
         speaker = parse_speaker_id(data["speaker_id"])
+    ssml = data.get("ssml", False)
+    if not isinstance(ssml, bool):
+        raise InputError('"ssml" must be true or false')
     return SpeechRequest(text.strip(), voice or None, speaker, _number(data, LENGTH_SCALE),
-                         _number(data, NOISE_SCALE), _number(data, NOISE_W), _number(data, SENTENCE_SILENCE))
+                         _number(data, NOISE_SCALE), _number(data, NOISE_W), _number(data, SENTENCE_SILENCE), ssml)
 
 
 def _status(exc: EdgesayError) -> int:
@@ -160,6 +163,8 @@ class Http:
                 raise web.HTTPRequestTimeout(reason=f"the body did not arrive within "
                                                     f"{self.limits.header_timeout:g} s") from None
             wanted = parse_request(parse_body(body))
+            if request.transport is not None:
+                limit_send_buffer(request.transport)
             chars = len(wanted.text)
             async with aclosing(self.speech.stream(wanted, spoken, gone, drop)) as pcm:
                 first = await anext(pcm, None)  # errors of the request come before any header is sent

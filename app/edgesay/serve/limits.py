@@ -1,6 +1,9 @@
 """What one client may hold of a server on a home network, and for how long: every bound the
 server enforces, with its default, in one place (its flags and `docs/server.md` read this)."""
 
+import asyncio
+import contextlib
+import socket
 from dataclasses import dataclass
 
 
@@ -21,3 +24,16 @@ class ServerLimits:
 
 
 DEFAULT = ServerLimits()
+
+# The kernel's send buffer of a client's connection: about 1.5 s of 22 kHz speech. Left to grow
+# by itself (up to megabytes), it hid for half a minute that a client was reading nothing, while
+# the client held an engine; a client that plays as it receives needs far less.
+SEND_BUFFER_BYTES = 64 * 1024
+
+
+def limit_send_buffer(writer: asyncio.StreamWriter | asyncio.BaseTransport) -> None:
+    """Cap a connection's send buffer (a unix socket's too); a socket that refuses keeps its own."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)

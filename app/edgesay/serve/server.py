@@ -56,6 +56,7 @@ class ServeOptions:
     limits: ServerLimits = DEFAULT_LIMITS
     allowed_origins: frozenset[str] = frozenset()
     prepare: bool = False  # prepare every voice found before serving (else only the default one)
+    lexicons: tuple[Path, ...] = ()  # --lexicon, after each voice's language's own
     prepare_command: tuple[str, ...] = ()  # how to start `edgesay prepare`
 
 
@@ -145,7 +146,8 @@ async def prepare_voices(catalog: Catalog, names: list[str], command: tuple[str,
 
 async def serve(options: ServeOptions) -> None:
     catalog = Catalog.find(options.voice)
-    voices = LoadedVoices(catalog, options.quality, options.threads, options.workers, options.max_voices)
+    voices = LoadedVoices(catalog, options.quality, options.threads, options.workers, options.max_voices,
+                          options.lexicons)
     wanted = list(catalog.voices) if options.prepare else [catalog.default]
     await prepare_voices(catalog, [n for n in wanted if not voices.prepared(n)], options.prepare_command)
     speech = Speech(voices, options.defaults, options.workers)

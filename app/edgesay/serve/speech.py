@@ -1,7 +1,7 @@
 """One request's speech: synthesized on a worker thread, handed to the event loop as it is made.
 
-Both transports (Wyoming, HTTP) go through `Speech.stream`: a fair queue of worker slots (first
-come, first served), an engine of the requested voice per slot, and a bounded buffer between the
+Both transports (Wyoming, HTTP) go through `Speech.stream`: worker slots given earliest deadline
+first (`Workers`), an engine of the requested voice per slot, and a bounded buffer between the
 engine and the client, so a slow reader holds at most its own slot and `BUFFERED_CHUNKS` of
 audio, and a client that leaves stops its synthesis after the window being decoded. A client
 that has gone before its turn never takes a slot.
@@ -11,6 +11,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import heapq
+import itertools
+import math
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -27,10 +30,14 @@ BUFFERED_CHUNKS = 16
 # One request's text at most (as `edgesay --text`); longer text is several requests.
 MAX_TEXT_CHARS = 100_000
 _POLL = 0.1  # seconds: how often a waiting worker, or a request waiting for one, looks whether its client left
-# A client that has taken none of its audio for this long, while its synthesis waits for it, is
-# not reading (one playing in real time takes a window about every second): when every engine
-# is taken, its synthesis is the one ended to make room.
-STALLED_SECONDS = 3.0
+# A client that has taken none of the audio waiting for it for this long is not reading (one
+# playing in real time takes a window, 1.2 s of speech, as it plays it; one whose audio is not made yet is
+# waiting, not stalled): when every engine is taken, its synthesis is the one ended to make room.
+STALLED_SECONDS = 2.0
+# A stream whose client has this much audio in hand (beyond what it has played, if it plays in
+# real time) makes no more while a request without audio yet is being served: that one gets
+# the cores. Its client keeps playing meanwhile, and once it is down to this, it runs again.
+IN_HAND_SECONDS = 3.0
 
 
 class ServerStopping(EdgesayError):
@@ -52,6 +59,7 @@ class SpeechRequest:
     noise_scale: float | None = None
     noise_w: float | None = None
     sentence_silence: float | None = None
+    ssml: bool = False  # `text` is an SSML document
 
 
 @dataclass(frozen=True)
@@ -90,41 +98,80 @@ class _Left(Exception):
     """The client left; the worker stops."""
 
 
-@dataclass
-class _Slot:
-    """One request's hold on a worker slot (first come, first served). Taken and given only on
-    the event loop's thread, so whether it is held is never in doubt."""
+class Workers:
+    """The worker slots, handed out earliest deadline first. A request's deadline is when its
+    client runs out of audio if it plays what it has in real time: a request with no audio yet
+    was due when it arrived, so it goes before a stream with audio in hand, and of two streams
+    the one closer to running dry goes first. A synthesis asks between windows whether a more
+    urgent request waits (`due`) and hands its slot over if one does, so a new request waits
+    for at most one window of another's, not for its whole text.
 
-    slots: asyncio.Semaphore
+    Taken and given only on the event loop's thread; synthesis threads only read `due`."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._queue: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()  # first come, first served among equal deadlines
+        self.due = math.inf  # the earliest deadline waiting (inf: none)
+        self.fresh = 0  # requests served that have no audio out yet
+
+    def _settle(self) -> None:
+        while self._queue and self._queue[0][2].done():  # left the queue (their clients went)
+            heapq.heappop(self._queue)
+        self.due = self._queue[0][0] if self._queue else math.inf
+
+    async def take(self, deadline: float, gone: Callable[[], bool]) -> None:
+        """Wait for a slot, but give up as soon as the client has gone: an abandoned request
+        never computes anything."""
+        if self.free:  # (a free slot means nobody waits: `give` hands slots to waiters first)
+            self.free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._queue, (deadline, next(self._order), turn))
+        self._settle()
+        try:
+            while not (await asyncio.wait({turn}, timeout=_POLL))[0]:
+                if gone():
+                    raise ClientGone("the client left while waiting for a worker")
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self.give()  # handed over in the same instant: it goes to the next
+            else:
+                turn.cancel()
+            raise
+        finally:
+            self._settle()
+
+    def give(self) -> None:
+        self._settle()
+        if self._queue:
+            heapq.heappop(self._queue)[2].set_result(None)
+            self._settle()
+        else:
+            self.free += 1
+
+
+@dataclass
+class _Turn:
+    """One request's hold on a worker slot, so that whether it is held is never in doubt."""
+
+    workers: Workers
     gone: Callable[[], bool]
     held: bool = False
 
-    async def take(self) -> None:
-        """Wait for a slot, keeping this request's place in the queue, but give up as soon as
-        the client has gone: an abandoned request never computes anything."""
+    async def take(self, deadline: float) -> None:
         if self.held:
             return
-        waiting = asyncio.ensure_future(self.slots.acquire())
-        try:
-            while not (await asyncio.wait({waiting}, timeout=_POLL))[0]:
-                if self.gone():
-                    raise ClientGone("the client left while waiting for a worker")
-        finally:
-            if not waiting.done():
-                waiting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiting
-        if waiting.cancelled():
-            raise ClientGone("the client left while waiting for a worker")
+        await self.workers.take(deadline, self.gone)
         self.held = True
         if self.gone():  # left in the same instant: the slot goes straight to the next
-            await self.give()
+            self.give()
             raise ClientGone("the client left while waiting for a worker")
 
-    async def give(self) -> None:
+    def give(self) -> None:
         if self.held:
             self.held = False
-            self.slots.release()
+            self.workers.give()
 
 
 @dataclass(eq=False)
@@ -132,15 +179,23 @@ class _Active:
     """A synthesis in progress, as the engine limit sees it."""
 
     drop: Callable[[], None]  # close the client's connection: its synthesis then ends
+    buffer: "asyncio.Queue[bytes | BaseException | None]"  # made, not yet taken by the client
     taken: float = field(default_factory=time.monotonic)  # when the client last took audio
-    waiting: bool = False  # its synthesis waits for the client to take audio
+    sending: float | None = None  # since when the client's connection has been taking a piece
+
+    def stalled(self, now: float) -> bool:
+        """Audio has waited for the client for STALLED_SECONDS: a piece its connection has not
+        taken, or pieces it has not asked for."""
+        return (self.sending is not None and now - self.sending >= STALLED_SECONDS) or \
+            (not self.buffer.empty() and now - self.taken >= STALLED_SECONDS)
 
 
 class Speech:
     def __init__(self, voices: LoadedVoices, defaults: Defaults, workers: int) -> None:
         self.voices = voices
         self.defaults = defaults
-        self._slots = asyncio.Semaphore(workers)
+        self.workers = Workers(workers)
+        self._threads = concurrent.futures.ThreadPoolExecutor(voices.max_engines, "edgesay-synthesis")
         self._stopping = threading.Event()
         self._buffers: set[asyncio.Queue[bytes | BaseException | None]] = set()
         self._active: list[_Active] = []
@@ -150,7 +205,7 @@ class Speech:
         """Every engine is taken: end the synthesis of the client that has taken nothing for the
         longest, if that is past STALLED_SECONDS; False if none has."""
         now = time.monotonic()
-        stalled = [a for a in self._active if a.waiting and now - a.taken >= STALLED_SECONDS]
+        stalled = [a for a in self._active if a.stalled(now)]
         if not stalled:
             return False
         oldest = min(stalled, key=lambda a: a.taken)
@@ -195,13 +250,23 @@ class Speech:
         loop = asyncio.get_running_loop()
         buffer: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(BUFFERED_CHUNKS)
         left = threading.Event()
-        slot = _Slot(self._slots, gone)
-        await slot.take()
+        turn = _Turn(self.workers, gone)
+        await turn.take(spoken.started)
         self._buffers.add(buffer)
-        active = _Active(drop)
+        active = _Active(drop, buffer)
         self._active.append(active)
         try:
-            async with self.voices.engine(request.voice) as engine:
+            async with self.voices.engine(request.voice, turn.give) as engine:
+                await turn.take(spoken.started)  # given up if it waited for an engine
+                fresh = False  # counted in workers.fresh
+
+                def served() -> None:
+                    """On the loop: this request has audio out (or has ended)."""
+                    nonlocal fresh
+                    if fresh:
+                        fresh = False
+                        self.workers.fresh -= 1
+
                 config = engine.config
                 settings = self.settings(request, config)
                 spoken.voice = self.voices.catalog.info(request.voice).name
@@ -226,14 +291,17 @@ class Speech:
                         pass
                     # The client is not keeping up: its buffer is full. Its worker slot goes to
                     # the next request while it waits, and it queues again for one after.
-                    asyncio.run_coroutine_threadsafe(slot.give(), loop)
+                    loop.call_soon_threadsafe(turn.give)
                     LOG.debug("%s: the client is behind; worker slot given up", spoken.voice)
-                    active.waiting = True
-                    try:
-                        wait(future)
-                    finally:
-                        active.waiting = False
-                    wait(asyncio.run_coroutine_threadsafe(slot.take(), loop))
+                    wait(future)
+                    wait(asyncio.run_coroutine_threadsafe(turn.take(due()), loop))
+
+                produced = 0  # samples handed to the client's buffer
+                first: float | None = None  # when the first of them was
+
+                def due() -> float:
+                    """When the client runs out of audio, playing what it has from its first."""
+                    return spoken.started if first is None else first + produced / config.sample_rate
 
                 def end_early() -> None:
                     """On the loop: the synthesis stopped before its end, and the client's task
@@ -246,14 +314,29 @@ class Speech:
                                       else ClientGone("the client left"))
 
                 def produce() -> None:
+                    nonlocal produced, first
                     ended = False  # the last item (None or an error) is in the buffer
                     try:
-                        for chunk in engine.synthesize(request.text, settings):
+                        for chunk in engine.synthesize(request.text, settings, ssml=request.ssml):
                             # gone() only reads the connection's state: safe from this thread, and
                             # a client that closed stops its synthesis here, not 16 windows later.
                             if left.is_set() or self._stopping.is_set() or gone():
                                 return
                             put(chunk.samples.astype("<i2", copy=False).tobytes())  # a copy: the pool reuses it
+                            if first is None:
+                                first = time.monotonic()
+                                loop.call_soon_threadsafe(served)
+                            produced += chunk.samples.size
+                            if self.workers.due < due():  # a request closer to running dry waits
+                                loop.call_soon_threadsafe(turn.give)
+                                wait(asyncio.run_coroutine_threadsafe(turn.take(due()), loop))
+                            elif self.workers.fresh and due() - time.monotonic() > IN_HAND_SECONDS:
+                                loop.call_soon_threadsafe(turn.give)
+                                while self.workers.fresh and due() - time.monotonic() > IN_HAND_SECONDS:
+                                    if left.is_set() or self._stopping.is_set() or gone():
+                                        return
+                                    time.sleep(_POLL / 5)
+                                wait(asyncio.run_coroutine_threadsafe(turn.take(due()), loop))
                         put(None)
                         ended = True
                     except _Left:
@@ -267,10 +350,16 @@ class Speech:
                             loop.call_soon_threadsafe(end_early)
                         loop.call_soon_threadsafe(done.set_result, None)
 
-                # A thread per synthesis, not a pool: one that waits for a slow client holds its
-                # thread (and engine) but not a worker slot.
-                threading.Thread(target=produce, name="edgesay-synthesis", daemon=True).start()
+                self.workers.fresh += 1
+                fresh = True
                 try:
+                    # One that waits for a slow client, or for its turn, holds its thread (and
+                    # engine) but not a worker slot; a thread per engine, so one is always free.
+                    try:
+                        self._threads.submit(produce)
+                    except RuntimeError:  # shut down since this request came: no thread will end it
+                        done.set_result(None)
+                        raise ServerStopping("the server is stopping") from None
                     while (item := await buffer.get()) is not None:
                         active.taken = time.monotonic()
                         if isinstance(item, BaseException):
@@ -278,9 +367,12 @@ class Speech:
                         if spoken.first_audio is None:
                             spoken.first_audio = time.monotonic() - spoken.started
                         spoken.samples += len(item) // 2
+                        active.sending = time.monotonic()
                         yield item
+                        active.sending = None
                 finally:
                     left.set()
+                    served()
                     # The engine goes back to the idle list only once its thread is done with
                     # it, even when this task is being cancelled (the server stopping).
                     cancelled = False
@@ -295,12 +387,13 @@ class Speech:
             self._buffers.discard(buffer)
             with contextlib.suppress(ValueError):  # already gone if it was dropped
                 self._active.remove(active)
-            await slot.give()
+            turn.give()
 
     def shutdown(self) -> None:
         """Stop every synthesis at its next window, and wake every request waiting for audio
         with ServerStopping (their threads end with their windows)."""
         self._stopping.set()
+        self._threads.shutdown(wait=False)
         for buffer in self._buffers:
             while not buffer.empty():  # audio a client has not taken yet is not sent now
                 buffer.get_nowait()

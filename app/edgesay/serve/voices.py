@@ -2,7 +2,7 @@
 
 A voice loads on its first request and stays loaded while it is one of the `budget` most
 recently used. Each loaded voice has one set of onnxruntime sessions (its graphs, loaded once)
-and up to `workers` engines over them: an engine holds the per-synthesis state (pooled buffers,
+and the engines made for it so far over them: an engine holds the per-synthesis state (pooled buffers,
 the compensator's tail), a session is safe to run from several threads at once.
 """
 
@@ -11,9 +11,10 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import VoiceError
 from ..loading import store
@@ -84,8 +85,10 @@ class LoadedVoices:
     engines exist (an engine waiting for a slow client counts; a new one waits for one to end
     or closes an idle one)."""
 
-    def __init__(self, catalog: Catalog, quality: str | None, threads: int, workers: int, budget: int) -> None:
+    def __init__(self, catalog: Catalog, quality: str | None, threads: int, workers: int, budget: int,
+                 lexicons: Sequence[Path] = ()) -> None:
         self.catalog = catalog
+        self.lexicons = lexicons
         self.quality = quality
         self.threads = threads
         self.workers = workers
@@ -116,14 +119,16 @@ class LoadedVoices:
                               f"{info.name}.onnx` there, or start the server with --prepare")
 
     @asynccontextmanager
-    async def engine(self, name: str | None) -> AsyncIterator[Engine]:
+    async def engine(self, name: str | None, waits: Callable[[], None] = lambda: None) -> AsyncIterator[Engine]:
         """An engine of voice `name` for one synthesis. Callers hold a worker slot while they
-        compute, so about `workers` engines are in use; one waiting for a slow client keeps its
-        engine, and a new one is made for the next request, up to `max_engines`."""
+        compute, so about `workers` engines are in use; one waiting for a slow client, or for
+        its turn, keeps its engine, and a new one is made for the next request, up to
+        `max_engines`. `waits` is called before waiting for another's engine to end: a caller
+        gives up its worker slot then, since the ones it waits for may need it."""
         info = self.catalog.info(name)
-        voice = await self._voice(info.name)
+        voice = await self._voice(info.name, waits)
         try:
-            engine = voice.idle.pop() if voice.idle else await self._new_engine(voice)
+            engine = await self._take_engine(voice, waits)
         except BaseException:
             voice.busy -= 1
             raise
@@ -131,19 +136,22 @@ class LoadedVoices:
             yield engine
         finally:
             voice.busy -= 1
-            # Made while slow clients held others: not kept beyond one per worker, nor for a voice
-            # that was unloaded meanwhile.
-            if len(voice.idle) < self.workers and any(v is voice for v in self._loaded.values()):
+            # Kept for the next request while its voice is loaded, even one made while slow
+            # clients held the others: made and closed again and again, engines left memory
+            # behind them (the soak's RSS rose with each).
+            if any(v is voice for v in self._loaded.values()):
                 voice.idle.append(engine)
             else:
                 self._close(engine)
             async with self._changed:
                 self._changed.notify_all()
 
-    async def _voice(self, name: str) -> _Loaded:
-        """The loaded voice, marked busy (the caller's engine), loading it if needed."""
+    async def _voice(self, name: str, waits: Callable[[], None]) -> _Loaded:
+        """The loaded voice, marked busy (the caller's engine), loading it if needed (the caller
+        gives up its worker slot meanwhile: the load may wait for another voice's syntheses)."""
         voice = self._loaded.get(name)
         if voice is None:
+            waits()
             async with self._load:
                 voice = self._loaded.get(name)
                 if voice is None:
@@ -157,13 +165,18 @@ class LoadedVoices:
         voice.busy += 1
         return voice
 
-    async def _new_engine(self, voice: _Loaded) -> Engine:
+    async def _take_engine(self, voice: _Loaded, waits: Callable[[], None]) -> Engine:
+        """An idle engine of `voice`, or a new one if there is room (closing another voice's idle
+        one if need be), or the first of either after waiting."""
         async with self._changed:
-            while self._engines >= self.max_engines:
+            while not voice.idle and self._engines >= self.max_engines:
                 if not self._close_idle():
+                    waits()
                     self.reclaim()  # its engine comes back when its thread has stopped
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), 1.0)  # a client may stall meanwhile
+                        await asyncio.wait_for(self._changed.wait(), 0.2)  # a client may stall meanwhile
+            if voice.idle:
+                return voice.idle.pop()
             self._engines += 1
         try:
             return await asyncio.to_thread(self._engine, voice)
@@ -187,6 +200,7 @@ class LoadedVoices:
         # Its largest windows run once, so its buffers and onnxruntime's working set are held
         # from the start.
         engine = Engine(voice.level, voice.sessions, self.threads)
+        engine.use_lexicon(self.lexicons)
         engine.reserve()
         return engine
 
@@ -213,3 +227,4 @@ class LoadedVoices:
         """Load a voice and make one engine, warmed, before the first request."""
         async with self.engine(name):
             pass
+

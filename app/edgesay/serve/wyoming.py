@@ -25,7 +25,8 @@ from .. import __version__
 from ..errors import EdgesayError, InputError
 from ..text.espeak_data import is_english
 from ..text.frontend import ESPEAK, StreamedText
-from .limits import ServerLimits
+from ..text.ssml import is_ssml
+from .limits import ServerLimits, limit_send_buffer
 from .speech import MAX_TEXT_CHARS, ClientGone, Speech, SpeechRequest, Spoken, public_message
 from .voices import Catalog
 
@@ -129,6 +130,9 @@ class _Stream:
     speaker: str | None
     text: StreamedText  # received, cut where its sentences end (the voice's language decides)
     chars: int = 0  # text received in all
+    # Text that begins with "<" may be SSML: held whole until synthesize-stop, since a document
+    # is read (and a sentence found) only once it is complete.
+    held: str | None = None
     audio_started: bool = False
     spoken: Spoken | None = None
 
@@ -149,6 +153,7 @@ class WyomingHandler(AsyncEventHandler):
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "unix"
         self.stream: _Stream | None = None
+        limit_send_buffer(writer)
 
     async def run(self) -> None:
         """The library's loop, with limits on what is read and errors answered as events."""
@@ -220,7 +225,8 @@ class WyomingHandler(AsyncEventHandler):
         elif Synthesize.is_type(event.type):
             if self.stream is None:  # during a stream it only repeats the text, for older servers
                 name, speaker = _voice(event.data, "synthesize")
-                request = SpeechRequest(_text(event.data, "synthesize"), name, speaker)
+                text = _text(event.data, "synthesize")
+                request = SpeechRequest(text, name, speaker, ssml=is_ssml(text))
                 spoken = Spoken()
                 try:
                     await self._speak(request, spoken, start=True)
@@ -239,6 +245,13 @@ class WyomingHandler(AsyncEventHandler):
             stream = self._streaming("synthesize-chunk")
             text = _text(event.data, "synthesize-chunk")
             stream.chars += len(text)
+            if stream.held is None and not stream.text.pending.strip() and text.lstrip().startswith("<"):
+                stream.held = ""
+            if stream.held is not None:
+                if len(stream.held) + len(text) > MAX_TEXT_CHARS:
+                    raise InputError(f"streamed SSML has over {MAX_TEXT_CHARS:,} characters")
+                stream.held += text
+                return
             if len(stream.text.pending) + len(text) > MAX_TEXT_CHARS:
                 raise InputError(f"streamed text has over {MAX_TEXT_CHARS:,} characters without a sentence end")
             # Off the event loop: judging where sentences end normalizes text (linear, but not free).
@@ -247,7 +260,9 @@ class WyomingHandler(AsyncEventHandler):
                 await self._speak_streamed(stream, whole)
         elif SynthesizeStop.is_type(event.type):
             stream = self._streaming("synthesize-stop")
-            if stream.text.pending.strip():
+            if stream.held is not None and stream.held.strip():
+                await self._speak_streamed(stream, stream.held, ssml=is_ssml(stream.held))
+            elif stream.text.pending.strip():
                 await self._speak_streamed(stream, stream.text.pending)
             if stream.audio_started:
                 await self.write_event(AudioStop().event())
@@ -262,9 +277,9 @@ class WyomingHandler(AsyncEventHandler):
             raise InputError(f"{what} without synthesize-start")
         return self.stream
 
-    async def _speak_streamed(self, stream: _Stream, text: str) -> None:
+    async def _speak_streamed(self, stream: _Stream, text: str, ssml: bool = False) -> None:
         stream.spoken = stream.spoken or Spoken()
-        request = SpeechRequest(text, stream.voice, stream.speaker)
+        request = SpeechRequest(text, stream.voice, stream.speaker, ssml=ssml)
         try:
             await self._speak(request, stream.spoken, start=not stream.audio_started)
         except ConnectionError as exc:

@@ -100,6 +100,15 @@ def cache_base() -> Path:
     return Path(tmp if tmp.startswith("/") else "/tmp") / f"edgesay-{os.getuid()}"
 
 
+def config_dir() -> Path:
+    """The user's own settings (lexicons): $XDG_CONFIG_HOME/edgesay, else ~/.config/edgesay."""
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    if xdg.startswith("/"):
+        return Path(xdg) / "edgesay"
+    user_home = home()
+    return (user_home or Path("/nonexistent")) / ".config" / "edgesay"
+
+
 def cache_dir() -> Path:
     override = os.environ.get("EDGESAY_CACHE_DIR")
     if override:

@@ -7,8 +7,13 @@ English voices get edgesay's English normalization (money, times, dates, abbrevi
 own sentence split, which ends sentences where espeak-ng does. Every other language gets no
 rewriting beyond dropping characters that carry no speech: espeak-ng reads its numbers and
 abbreviations, and espeak-ng ends its sentences, exactly as in Piper.
+
+`[[ phonemes ]]` in the text of an espeak-ng voice are the writer's phonemes, placed as Piper
+1.8.0 places them: in the sentence the text before them ends, which the text after them
+continues (a `text` voice reads them as written, as Piper's does).
 """
 
+import bisect
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +40,10 @@ _CONTEXT_CHARS = 64
 # Piper's phoneme types edgesay reads: espeak-ng's IPA, or the text's own code points.
 ESPEAK, TEXT = "espeak", "text"
 PHONEME_TYPES = (ESPEAK, TEXT)
+# Piper's own pattern (piper1-gpl voice.py): on one line, the shortest run between the brackets.
+PHONEME_BLOCK = re.compile(r"(\[\[.*?\]\])")
+_BRACKETS = re.compile(r"\[\[|\]\]|\n")
+_WORD = re.compile(r"\w")
 
 
 def text_to_sentences(text: str) -> list[Sentence]:
@@ -54,24 +63,61 @@ class StreamedText:
 
     A break counts only if it still ends a sentence once normalized: "Dr. " followed by more
     text is "Doctor", not an end. Each possible break is judged once, by the words just before
-    it, so the work is linear in the text however it is cut into pieces."""
+    it, so the work is linear in the text however it is cut into pieces. A break inside a
+    `[[ phonemes ]]` block, just before one, or after one with no word between, is not a break:
+    a block joins the sentence before it and the next sentence after it, as in Piper."""
 
     def __init__(self, english: bool = True) -> None:
         self.english = english
         self.pending = ""  # received, not yet a whole sentence
         self._judged = 0  # breaks ending at or before this offset in `pending` are judged
+        # Whole blocks in `pending`, in order: [start, stop, the first word after (-1: none
+        # found yet), how far that was looked for].
+        self._blocks: list[list[int]] = []
+        self._open: int | None = None  # where a block that has not closed yet begins
 
     def feed(self, text: str) -> str:
         """Add `text`; the whole sentences that are complete now (possibly ""), in order."""
+        start = len(self.pending)
         self.pending += text
+        self._scan(max(0, start - 1))  # "[" + "[" may arrive in two pieces
         found = [end for end in boundaries(self.pending, max(0, self._judged - _BREAK_CHARS)) if end > self._judged]
         # A break is found only once the character after it has arrived; one that ends the text
         # (a blank line) is found again next time, which is harmless.
         self._judged = max(0, len(self.pending) - 1)
-        cut = next((end for end in reversed(found) if self._ends_sentence(end)), 0)
+        cut = next((end for end in reversed(found) if not self._in_block(end) and self._ends_sentence(end)), 0)
         whole, self.pending = self.pending[:cut], self.pending[cut:]
         self._judged -= cut
+        if cut:
+            self._blocks = [[a - cut, b - cut, w - cut if w >= 0 else -1, max(0, seen - cut)]
+                            for a, b, w, seen in self._blocks if b > cut]
+            self._open = None if self._open is None else self._open - cut
         return whole
+
+    def _scan(self, start: int) -> None:
+        """Find blocks as Piper's pattern does: from a "[[" to the first "]]" on its line."""
+        for mark in _BRACKETS.finditer(self.pending, start):
+            if mark.group() == "[[":
+                self._open = mark.start() if self._open is None else self._open
+            elif self._open is not None:
+                if mark.group() == "]]":
+                    self._blocks.append([self._open, mark.end(), -1, mark.end()])
+                self._open = None
+
+    def _in_block(self, end: int) -> bool:
+        """A break inside a block, just before one, or after one with no word since."""
+        if self.pending.startswith("[", end) or (self._open is not None and self._open < end):
+            return True
+        index = bisect.bisect_left(self._blocks, end, key=lambda block: block[0]) - 1  # the last to begin before
+        if index < 0:
+            return False
+        block = self._blocks[index]
+        if end < block[1]:
+            return True
+        if block[2] < 0:  # each character after a block is looked at once, however many breaks follow
+            word = _WORD.search(self.pending, block[3])
+            block[2], block[3] = (word.start(), word.start()) if word else (-1, len(self.pending))
+        return block[2] < 0 or block[2] >= end
 
     def _ends_sentence(self, end: int) -> bool:
         head = self.pending[:end]
@@ -113,13 +159,43 @@ class Frontend:
     def sentences(self, text: str) -> Iterator[Sentence]:
         """`text` as this voice's sentences, one at a time (another language's are read by
         espeak-ng as they are needed)."""
-        if self.english:
-            yield from text_to_sentences(text)
-            return
         if self.phoneme_type == TEXT:
             yield from _text_sentences(text)
             return
         _check_length(text)
+        parts = PHONEME_BLOCK.split(text)
+        if len(parts) == 1:
+            yield from self._plain_sentences(text)
+            return
+        # Piper's placement of blocks: each joins the last sentence of the text before it (a
+        # space between them if the text ends with one), and the text after it continues that
+        # sentence. Sentences before the last block wait for it; the rest stream as usual.
+        held: list[Clause] = []  # the sentence a block joins
+        for index, part in enumerate(parts):
+            if index % 2:
+                after = parts[index + 1] if index + 1 < len(parts) else ""
+                block = (" " if parts[index - 1].endswith(" ") else "") + part[2:-2].strip() + \
+                    (" " if after.startswith(" ") else "")
+                held.append(Clause(part, "", block, raw=True))
+                continue
+            found = self._plain_sentences(part)
+            first = next(found, None)
+            if first is None:
+                continue
+            if index:  # continues the block's sentence
+                held.extend(first.clauses)
+            else:
+                held = list(first.clauses)
+            for sentence in found:
+                yield Sentence(tuple(held))
+                held = list(sentence.clauses)
+        if held:
+            yield Sentence(tuple(held))
+
+    def _plain_sentences(self, text: str) -> Iterator[Sentence]:
+        if self.english:
+            yield from text_to_sentences(text)
+            return
         for chunk in _chunks(clean_only(text)):
             yield from self._espeak_sentences(chunk)
 
@@ -139,9 +215,16 @@ class Frontend:
         yield from _spoken(clauses)
 
     def sentence_ids(self, sentence: Sentence) -> list[int]:
-        phonemes = "".join(c.phonemes if c.phonemes is not None else self.espeak.clause_phonemes(self.espeak_voice, c)
-                           for c in sentence.clauses)
-        return phonemes_to_ids(split_phonemes(phonemes, self.vowel_clusters), self.phoneme_id_map)
+        phonemes: list[str] = []
+        said = ""  # espeak-ng's phonemes not yet split (split together, as Piper splits a sentence)
+        for clause in sentence.clauses:
+            if clause.raw:
+                phonemes += split_phonemes(said, self.vowel_clusters) + list(clause.phonemes or "")
+                said = ""
+            else:
+                said += clause.phonemes if clause.phonemes is not None else \
+                    self.espeak.clause_phonemes(self.espeak_voice, clause)
+        return phonemes_to_ids(phonemes + split_phonemes(said, self.vowel_clusters), self.phoneme_id_map)
 
 
 def _spoken(clauses: list[Clause]) -> Iterator[Sentence]:

@@ -25,6 +25,9 @@ class Clause:
     # Set when espeak-ng split the text itself (a voice in another language than English):
     # its phonemes, with Piper's punctuation. None: espeak-ng reads `text` when it is spoken.
     phonemes: str | None = None
+    # A `[[ phonemes ]]` block: `phonemes` are the writer's own, one per character as Piper
+    # takes them (no NFD, no vowel clusters).
+    raw: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -51,11 +52,12 @@ DEFAULT_TEXT = "Hello from edgesay. This is how fast this device speaks."
 
 @dataclass(frozen=True)
 class Choices:
-    """What to load: voice (None: the default), quality level, threads."""
+    """What to load: voice (None: the default), quality level, threads, the user's lexicons."""
 
     voice: str | None
     quality: str | None
     threads: int | None
+    lexicons: tuple[Path, ...] = ()
 
 
 class EdgesayApp(App[None]):
@@ -169,7 +171,9 @@ class EdgesayApp(App[None]):
 
     @staticmethod
     def _load_engine(choices: Choices) -> Engine:
-        return Engine.load(lookup.resolve(choices.voice), threads=choices.threads, quality=choices.quality)
+        engine = Engine.load(lookup.resolve(choices.voice), threads=choices.threads, quality=choices.quality)
+        engine.use_lexicon(choices.lexicons)
+        return engine
 
     def status(self, text: str) -> None:
         self.query_one("#status", Static).update(text)
@@ -374,8 +378,9 @@ class EdgesayApp(App[None]):
         panel.update(system_text(sample, pool))
 
 
-def run(choices: Choices, settings: SynthesisSettings) -> int:
-    EdgesayApp(choices, settings).run()
+def run(choices: Choices, settings: SynthesisSettings, device: str | None = None) -> int:
+    """The field-testing screen; `device`: the ALSA device it plays on (None: ALSA's default)."""
+    EdgesayApp(choices, settings, player=partial(PlaybackSink, device=device)).run()
     return 0
 
 
