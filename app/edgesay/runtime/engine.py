@@ -106,9 +106,8 @@ class Engine:
         """Say words as the user's lexicons say (text/lexicon.py): the default files of this
         voice's language, then `files`; LexiconError if one is malformed or has a phoneme this
         voice lacks."""
-        lexicon = Lexicon.load(self.config.espeak_voice, files)
-        lexicon.check(self.config.phoneme_id_map, self.config.phoneme_type == ESPEAK)
-        self.lexicon = lexicon
+        self.lexicon = Lexicon.for_voice(self.config.espeak_voice, self.config.phoneme_id_map,
+                                         self.config.phoneme_type == ESPEAK, files)
 
     def synthesize(self, text: str, settings: SynthesisSettings | None = None,
                    ssml: bool = False) -> Generator[AudioChunk, None, None]:

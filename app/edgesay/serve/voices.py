@@ -23,6 +23,8 @@ from ..loading.lookup import VoiceInfo, list_voices, resolve, voice_info
 from ..loading.store import NotPrepared
 from ..runtime.streaming import VoiceSessions
 from ..system import paths
+from ..text.frontend import ESPEAK
+from ..text.lexicon import Lexicon
 from ..voice.bundle import VoiceLevel
 
 LOG = logging.getLogger("edgesay.serve")
@@ -73,6 +75,7 @@ class Catalog:
 class _Loaded:
     level: VoiceLevel
     sessions: VoiceSessions
+    lexicon: Lexicon
     idle: list[Engine] = field(default_factory=list)
     busy: int = 0  # engines of this voice in a synthesis (or waiting for a slow client)
 
@@ -200,13 +203,16 @@ class LoadedVoices:
         # Its largest windows run once, so its buffers and onnxruntime's working set are held
         # from the start.
         engine = Engine(voice.level, voice.sessions, self.threads)
-        engine.use_lexicon(self.lexicons)
+        engine.lexicon = voice.lexicon
         engine.reserve()
         return engine
 
     def _open(self, argument: str | None) -> _Loaded:
         level = store.load_level(resolve(argument), self.quality, prepare=False)
-        return _Loaded(level, open_sessions(level, self.threads))
+        # Read and checked once per voice, not per engine: every engine of it says words alike.
+        lexicon = Lexicon.for_voice(level.config.espeak_voice, level.config.phoneme_id_map,
+                                    level.config.phoneme_type == ESPEAK, self.lexicons)
+        return _Loaded(level, open_sessions(level, self.threads), lexicon)
 
     async def _make_room(self) -> None:
         """Unload least recently used voices until one more fits; a voice still speaking is not

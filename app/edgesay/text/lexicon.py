@@ -100,6 +100,14 @@ class Lexicon:
         """The default files for this espeak-ng voice, then `files`."""
         return cls([entry for path in [*default_files(espeak_voice), *files] for entry in read(path)])
 
+    @classmethod
+    def for_voice(cls, espeak_voice: str, phoneme_id_map: Mapping[str, Sequence[int]], reads_phonemes: bool,
+                  files: Iterable[Path] = ()) -> "Lexicon":
+        """`load`, then `check` against the voice: what a voice says words with."""
+        lexicon = cls.load(espeak_voice, files)
+        lexicon.check(phoneme_id_map, reads_phonemes)
+        return lexicon
+
     def __bool__(self) -> bool:
         return bool(self.entries)
 
