@@ -17,7 +17,7 @@ models voice="":
 # Lint and type-check
 lint:
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
-    ruff check app tests bench build models
+    ruff check app tests bench build models examples
     mypy
     lint-imports
 
@@ -30,10 +30,11 @@ bench:
     python3 bench/ttfa_memory.py
     python3 bench/wer.py
     python3 bench/tui_idle.py
-    python3 bench/serve.py
-    python3 bench/prepare.py
+    python3 bench/serve_speed.py
+    python3 bench/prepare_time.py
     python3 bench/plain_text.py
     if [ -x build/out/$(uname -m)/edgesay ]; then python3 bench/binary.py; else echo "no binary: skipping bench/binary.py (just build)"; fi
+    python3 bench/tables.py
 
 # Coverage-guided fuzzing of the text front end (atheris) for a bounded time; crashes land in tests/fuzz/crashes/
 fuzz seconds="60":

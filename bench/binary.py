@@ -69,7 +69,8 @@ def main() -> int:
                 times[name].append(timed(command, envs[name]))
     medians = {name: statistics.median(values) for name, values in times.items()}
     record = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "text": TEXT, "reps": args.reps,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d %H:%M"),
+        "text": TEXT, "reps": args.reps,
         "binary_bytes": args.binary.stat().st_size, "unpacked_bytes": unpacked,
         "first_start_s": round(first_start, 3), "second_start_median_s": round(medians["edgesay"], 3),
         "piper_cli_median_s": round(medians["piper"], 3),
@@ -82,7 +83,8 @@ def main() -> int:
                    "ratio_to_before": round(medians["edgesay"] / medians["before"], 3)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "binary.json").write_text(json.dumps(record, indent=1) + "\n")
-    table = (f"| | edgesay binary | Piper CLI | ratio |\n|---|---|---|---|\n"
+    table = (f"# The binary against Piper's CLI\n\n{record['machine']}, {record['date']}.\n\n"
+             f"| | edgesay binary | Piper CLI | ratio |\n|---|---|---|---|\n"
              f"| `--text \"{TEXT}\" -o x.wav`, cold process (median of {args.reps}) | "
              f"{medians['edgesay']:.2f} s | {medians['piper']:.2f} s | {record['ratio']:.2f} |\n"
              f"| first start (unpacks {unpacked / 1e6:.0f} MB once) | {first_start:.2f} s | | |\n"

@@ -95,9 +95,10 @@ def profile_macs(profile: Path, weights: dict[str, list[int]]) -> tuple[int, int
 def level_macs(quality: str, lines: list[str]) -> dict[str, float]:
     """MACs per second of audio of one level, by precision."""
     from edgesay import Engine
-    from edgesay.loading.store import load_level
+    from edgesay.loading.store import load_level, prepare
     from edgesay.voice.graphs import StoredGraph
 
+    prepare(None, quality)
     split = load_level(None, quality).split
     graphs = [g.read() if isinstance(g, StoredGraph) else Path(g).read_bytes() if isinstance(g, Path) else g
               for g in (split.latent, split.flow, split.decoder, split.decoder_tail) if g is not None]

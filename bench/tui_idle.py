@@ -54,7 +54,8 @@ def main() -> int:
         used = sum(cpu_seconds(p) - before[p] for p in pids)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    record = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "command": args.command,
+    record = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d %H:%M"),
+              "command": args.command,
               "seconds": round(elapsed, 1), "cpu_seconds": round(used, 3),
               "cpu_percent_of_one_core": round(100 * used / elapsed, 2)}
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@ functions as tests/test_quality.py. Writes bench/results/wer.json.
 """
 
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -34,7 +36,8 @@ def main() -> None:
         rates[quality] = test_quality._word_error_rate(model, test_quality._audio(engine, lines), lines)
         print(f"{quality}: WER {rates[quality]:.1f} %", flush=True)
     out = ROOT / "bench" / "results" / "wer.json"
-    out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "sentences": len(lines),
+    out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                               "date": time.strftime("%Y-%m-%d %H:%M"), "sentences": len(lines),
                                "word_error_rate_percent": rates}, indent=1))
 
 

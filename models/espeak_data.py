@@ -25,6 +25,8 @@ from pathlib import Path
 
 import zstandard
 
+from edgesay.text.espeak_data import SHARED_FILES, VOICES_ARCHIVE
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "app" / "edgesay" / "data" / "espeak-ng-languages"
 ENGLISH = REPO / "app" / "edgesay" / "data" / "espeak-ng-data"
@@ -57,7 +59,7 @@ def tar_of(source: Path, names: list[str]) -> bytes:
 
 def main() -> int:
     source = piper_data()
-    for name in ("phontab", "phonindex", "phondata", "intonations", "en_dict"):
+    for name in SHARED_FILES:
         if (ENGLISH / name).read_bytes() != (source / name).read_bytes():
             print(f"espeak_data: {ENGLISH / name} differs from piper-tts {PIPER}'s; copy it again", file=sys.stderr)
             return 1
@@ -72,7 +74,7 @@ def main() -> int:
         (OUT / name).write_bytes(packed)
         files[name] = {"bytes": len(raw), "packed": len(packed), "sha256": hashlib.sha256(raw).hexdigest()}
 
-    write("voices.tar.zst", tar_of(source, ["lang", "voices"]))
+    write(VOICES_ARCHIVE, tar_of(source, ["lang", "voices"]))
     for dictionary in sorted(source.glob("*_dict")):
         if dictionary.name != "en_dict":
             write(f"{dictionary.name}.zst", dictionary.read_bytes())

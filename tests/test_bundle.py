@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_cli
 from edgesay import Engine, VoiceError, VoiceFiles
-from edgesay.voice.bundle import FORMAT, MAGIC, Bundle, BundleSpec, Level, pack
+from edgesay.voice.bundle import FORMAT, MAGIC, Bundle, BundleSpec, LevelParts, pack
 from edgesay.voice.files import SUFFIX
 
 CONFIG = {"audio": {"sample_rate": 16000}, "phoneme_id_map": {"^": [1], "$": [2], "_": [0]}, "num_speakers": 1}
@@ -19,7 +19,7 @@ META = {"channels": 4, "hop": 8, "flow_pad": 1, "decoder_pad": 1, "multi_speaker
 def _spec(**parts: bytes) -> BundleSpec:
     parts = parts or {"a.onnx": b"graph a", "b.onnx": b"graph b" * 100}
     names = list(parts)
-    level = Level(names[0], names[-1], names[0])
+    level = LevelParts(names[0], names[-1], names[0])
     return BundleSpec(CONFIG, META, parts, {"reference": level, "fast": level}, "fast", {"source": "test"})
 
 
@@ -81,7 +81,7 @@ def test_a_corrupted_compressed_byte_is_caught(tmp_path: Path) -> None:
 def test_loading_a_level_checks_only_its_parts(tmp_path: Path) -> None:
     path = tmp_path / f"v{SUFFIX}"
     spec = _spec()
-    spec.levels["small"] = Level("a.onnx", "a.onnx", "a.onnx")
+    spec.levels["small"] = LevelParts("a.onnx", "a.onnx", "a.onnx")
     pack(spec, path)
 
     def break_b(manifest: dict) -> None:

@@ -89,7 +89,7 @@ def test_first_audio_has_the_cores_and_later_sentences_fill_them(balanced) -> No
     # second window's head too, beside the first.
     events: list[str] = []
     engine, streamer = balanced, balanced.streamer
-    flow_thread, worker = engine._behind, engine._worker
+    flow_thread, worker = engine._ahead, engine._heads
 
     def submit(executor, kind):  # type: ignore[no-untyped-def]
         plain = executor.submit
@@ -192,7 +192,7 @@ def test_abandoned_stream_gives_buffers_back(engine) -> None:  # type: ignore[no
     next(stream)
     stream.close()
     assert engine.pool.stats().bytes_in_use == 0
-    flow_and_head = engine.streamer.flow_pool.stats().bytes_in_use + engine.streamer.front_pool.stats().bytes_in_use
+    flow_and_head = engine.streamer.flow_pool.stats().bytes_in_use + engine.streamer.head_pool.stats().bytes_in_use
     assert flow_and_head == engine.streamer.fixed_bytes  # only the fixed buffers (head output ring, tail parts)
     assert speak(engine, "Still speaking.").size > 0
 
@@ -219,3 +219,26 @@ def test_a_second_engine_leaves_the_first_working(balanced) -> None:  # type: ig
     again = speak(balanced, "Good morning.")  # new noise draw: about the same length, not equal
     assert abs(again.size - before.size) < 0.2 * before.size
     assert speak(other, "Good morning.").size > 0
+
+
+def test_runs_spoken_by_two_engines_give_the_audio_of_one(engine) -> None:  # type: ignore[no-untyped-def]
+    """A server's stream gives its engine back between sentences and goes on with another:
+    each run starts afresh, so the audio is the same as one engine's, chunk for chunk."""
+    from edgesay import Engine
+
+    other = Engine.load(threads=2, quality="reference")
+    settings = SynthesisSettings(noise_scale=0.0, noise_w=0.0, sentence_silence=0.2)
+    text = "The first sentence is short. The second one is a little longer than the first. A third."
+    whole = [c.samples.copy() for c in engine.synthesize(text, settings)]
+    runs = list(engine.runs(text, settings))
+    assert len(runs) == 3
+    first = []
+    for chunk in engine.speak(iter(runs), settings):
+        first.append(chunk.samples.copy())
+        if chunk.run_end:  # the first run's last chunk: its silence included
+            assert chunk.run == 0
+            break
+    rest = [c.samples.copy() for c in other.speak(iter(runs[1:]), settings)]
+    assert np.array_equal(np.concatenate(first + rest), np.concatenate(whole))
+    ends = [(c.run, c.run_end) for c in engine.speak(iter(runs), settings) if c.run_end]
+    assert ends == [(0, True), (1, True), (2, True)]

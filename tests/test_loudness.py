@@ -97,3 +97,51 @@ def test_no_normalize_is_the_models_own_level(tmp_path: Path) -> None:
     loud, raw = (sf.read(tmp_path / n, dtype="int16")[0].astype(np.float64) for n in ("loud.wav", "raw.wav"))
     assert loud.shape == raw.shape
     assert 20 * np.log10(np.sqrt(np.mean(loud ** 2)) / np.sqrt(np.mean(raw ** 2))) > 3
+
+
+def rms_db(path: Path) -> float:
+    import soundfile as sf
+
+    audio = sf.read(path, dtype="int16")[0].astype(np.float64) / 32768
+    return float(20 * np.log10(np.sqrt(np.mean(audio ** 2))))
+
+
+def test_every_level_is_as_loud_from_the_command(tmp_path: Path) -> None:
+    """Switching levels does not change loudness: each level carries the voice's one gain (the
+    reference level of a Piper voice too, which is read from its FP32 graphs, not its bundle)."""
+    text = ("When the power came back on, the old radio in the kitchen started playing. "
+            "Your package was delivered to the front porch. Can you hear me clearly?")
+    level_db = {}
+    for level in ("reference", "balanced", "fast"):
+        out = tmp_path / f"{level}.wav"
+        done = run_cli("--text", text, "--quality", level, "--noise-scale", "0", "--noise-w", "0", "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        level_db[level] = rms_db(out)
+    spread = max(level_db.values()) - min(level_db.values())
+    assert spread <= 0.5, level_db
+
+
+def test_an_unprepared_voice_at_reference_has_the_gain_preparing_measures(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured once from the FP32 graphs (then read back), equal to what preparing the voice puts
+    in its bundle; once the voice is prepared, the bundle's is used."""
+    import shutil
+
+    from edgesay.loading import store
+    from edgesay.voice.bundle import Bundle
+    from edgesay.voice.config import VoiceConfig
+
+    tiny = Path(__file__).parent / "data" / "tiny-multi.onnx"
+    model, config = tmp_path / "tiny.onnx", tmp_path / "tiny.onnx.json"
+    shutil.copy(tiny, model)
+    shutil.copy(f"{tiny}.json", config)
+    monkeypatch.setenv("EDGESAY_CACHE_DIR", str(tmp_path / "cache"))
+    parsed = VoiceConfig.from_file(config)
+    measured = store.loudness_gain(model, config, parsed)
+    kept = store.cached_bundle_path(model, config, tmp_path / "cache").with_suffix(".gain")
+    assert float(kept.read_text()) == measured
+    kept.write_text(repr(measured * 2))  # read back, not measured again
+    assert store.loudness_gain(model, config, parsed) == measured * 2
+    prepared = Bundle.read(store.prepared_bundle(model, config, progress=lambda _: None)).gain
+    assert measured == pytest.approx(prepared, rel=1e-3) and measured != 1.0
+    assert store.loudness_gain(model, config, parsed) == prepared  # the bundle's, once there is one

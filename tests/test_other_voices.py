@@ -112,7 +112,7 @@ def test_a_bundle_with_unnamed_cut_tensors_is_refused_in_one_line(tmp_path: Path
     import onnx
 
     from edgesay.prepare.split import split_voice
-    from edgesay.voice.bundle import BundleSpec, Level, pack
+    from edgesay.voice.bundle import BundleSpec, LevelParts, pack
 
     split = split_voice(TINY, tmp_path / "cache")
     old_names = {"z_p": "/Add_output_0", "y_mask": "/Cast_2_output_0", "z": "/Mul_7_output_0"}
@@ -127,7 +127,7 @@ def test_a_bundle_with_unnamed_cut_tensors_is_refused_in_one_line(tmp_path: Path
         parts[f"{name}.onnx"] = model.SerializeToString()
     config = json.loads(Path(str(TINY) + ".json").read_text())
     bundle = tmp_path / "old.edgesay"
-    pack(BundleSpec(config, split.meta(), parts, {"reference": Level("latent.onnx", "flow.onnx", "decoder.onnx")},
+    pack(BundleSpec(config, split.meta(), parts, {"reference": LevelParts("latent.onnx", "flow.onnx", "decoder.onnx")},
                     "reference", {}), bundle)
     with pytest.raises(VoiceError, match="prepared by an older edgesay"):
         Engine.load(VoiceFiles.from_model(bundle), threads=1)

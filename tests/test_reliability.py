@@ -56,10 +56,10 @@ def _bundle_with_graph(tmp_path: Path, graph: bytes) -> Path:
     config = {"audio": {"sample_rate": 22050}, "phoneme_id_map": {"^": [1], "$": [2], "_": [0], "a": [3]},
               "num_speakers": 1, "espeak": {"voice": "en-us"}, "inference": {}}
     meta = {"channels": 192, "hop": 256, "flow_pad": 1, "decoder_pad": 1, "multi_speaker": False}
-    from edgesay.voice.bundle import Level
+    from edgesay.voice.bundle import LevelParts
 
     path = tmp_path / "broken.edgesay"
-    pack(BundleSpec(config, meta, {"g.onnx": graph}, {"balanced": Level("g.onnx", "g.onnx", "g.onnx")},
+    pack(BundleSpec(config, meta, {"g.onnx": graph}, {"balanced": LevelParts("g.onnx", "g.onnx", "g.onnx")},
                     "balanced", {}), path)
     return path
 

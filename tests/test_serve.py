@@ -281,6 +281,21 @@ def test_streamed_text_is_spoken_sentence_by_sentence_before_it_ends(server: Ser
     assert np.array_equal(np.frombuffer(first.audio + rest.audio, np.int16), whole.samples)
 
 
+def test_the_wyoming_client_example_speaks_as_home_assistant_asks(server: Server, tmp_path: Path) -> None:
+    """examples/wyoming_client.py, run as a user would: it lists the voices and writes the
+    server's audio for the text, sample for sample (noise 0)."""
+    out = tmp_path / "example.wav"
+    text = "The garage door is open."
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "wyoming_client.py"),
+                             f"tcp://127.0.0.1:{server.wyoming}", text, str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert JOE in result.stdout and "tiny-multi" in result.stdout
+    written, rate = sf.read(out, dtype="int16")
+    reply = run(synthesize(server.wyoming, text))
+    assert rate == reply.rate and np.array_equal(written, reply.samples)
+
+
 def test_concurrent_clients_each_get_their_own_complete_audio(server: Server) -> None:
     alone = [run(synthesize(server.wyoming, text)).samples for text in TEXTS]
 
@@ -348,6 +363,51 @@ def test_clients_that_do_not_read_do_not_stall_the_others(server: Server) -> Non
 
     for reply in run(scenario()):
         assert reply.types == ["audio-start", "audio-stop"] and reply.samples.size > 22050
+
+
+def test_clients_ahead_give_their_engines_back_between_sentences(tmp_path: Path) -> None:
+    """Two clients play long speech in real time (each reads a chunk as long as the last one
+    played), holding every engine the server may have (1 worker + 1 voice); a third asks for a
+    short text. The two are ahead of their playback, so at a sentence's end each gives its engine
+    back: the third gets audio within a sentence's time, though neither of the two left,
+    stalled or was dropped (before, it waited until one of them was spoken to the end)."""
+    port = free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--workers", "1", "--max-voices", "1", "--threads", "1")
+
+    async def playing(client: AsyncTcpClient) -> None:
+        while True:
+            event = await client.read_event()
+            if event is None or AudioStop.is_type(event.type):
+                return
+            if AudioChunk.is_type(event.type):
+                await asyncio.sleep(len(AudioChunk.from_event(event).audio) / 2 / 22050)
+
+    async def scenario() -> float:
+        players = []
+        for _ in range(2):
+            client = AsyncTcpClient("127.0.0.1", port)
+            await client.connect()
+            await client.write_event(Synthesize(text=LONG).event())
+            players.append((client, asyncio.create_task(playing(client))))
+        await asyncio.sleep(3)  # both well into their speech, each with an engine
+        started = time.monotonic()
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Synthesize(text=TEXTS[0]).event())
+            while not AudioChunk.is_type((await asyncio.wait_for(client.read_event(), 60)).type):  # type: ignore[union-attr]
+                pass
+        first = time.monotonic() - started
+        assert not any(task.done() for _, task in players)  # still playing
+        for client, task in players:
+            task.cancel()
+            await client.disconnect()
+        return first
+
+    try:
+        first = run(scenario())
+    finally:
+        assert stop(s) == 0, s.log()
+    assert first < 8, first  # a sentence of LONG is about 4 s of speech; the rest of the text is 40 s
+    assert "dropping" not in s.log()
 
 
 @pytest.mark.parametrize(("sent", "message", "closes"), [
@@ -956,3 +1016,21 @@ def test_a_new_request_does_not_wait_for_a_long_stream(tmp_path: Path) -> None:
         assert long.types == ["audio-stop"] and long.samples.size > 60 * 22050  # and the long one is whole
     finally:
         assert stop(s) == 0
+
+
+def test_a_server_at_the_reference_level_is_as_loud_as_at_the_default(server: Server, tmp_path: Path) -> None:
+    """`--quality` changes the graphs, not the loudness (the module's server runs the default level)."""
+    web = free_port()
+    s = start(tmp_path, "--http", f"127.0.0.1:{web}", "--quality", "reference", "--noise-scale", "0",
+              "--noise-w-scale", "0", "--workers", "1")
+    try:
+        text = {"text": "When the power came back on, the old radio in the kitchen started playing."}
+        levels = {}
+        for name, port in (("reference", web), ("balanced", server.http)):
+            status, _, body = post(port, text)
+            assert status == 200, body
+            samples = wav(body)[0].astype(np.float64) / 32768
+            levels[name] = 20 * np.log10(np.sqrt(np.mean(samples ** 2)))
+        assert abs(levels["reference"] - levels["balanced"]) <= 0.5, levels
+    finally:
+        assert stop(s) == 0, s.log()

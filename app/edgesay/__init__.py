@@ -24,7 +24,7 @@ _EXPORTS = {
     "AudioChunk": "runtime.audio",
     "SynthesisSettings": "voice.config",
     "VoiceConfig": "voice.config",
-    "Engine": "loading.engine",
+    "Engine": "loading.factory",
     "VoiceFiles": "voice.files",
     "EdgesayError": "errors",
     "InputError": "errors",
@@ -34,7 +34,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from .errors import EdgesayError, InputError, OutputError, VoiceError
-    from .loading.engine import Engine
+    from .loading.factory import Engine
     from .runtime.audio import AudioChunk
     from .voice.config import SynthesisSettings, VoiceConfig
     from .voice.files import VoiceFiles

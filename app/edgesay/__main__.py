@@ -1,5 +1,5 @@
 """The `edgesay` command (binary, `python -m edgesay`, pip's console script): stop handlers first,
-then everything else. Importing the CLI loads numpy and soundfile, which a signal must not break."""
+then everything else. Importing the CLI loads numpy, which a signal must not break."""
 
 import signal
 

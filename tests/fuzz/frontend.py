@@ -17,6 +17,7 @@ with atheris.instrument_imports():
     from edgesay.text.espeak import Espeak
     from edgesay.text.frontend import text_to_sentences
 
+store.prepare(None, "balanced")  # once, if the default voice is not prepared yet
 CONFIG = store.load_level(None, "balanced").config
 KNOWN = {i for ids in CONFIG.phoneme_id_map.values() for i in ids}
 FRONTEND = CONFIG.frontend(Espeak.installed())

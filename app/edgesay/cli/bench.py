@@ -24,7 +24,7 @@ from typing import TextIO
 
 from .. import __version__
 from ..errors import InputError
-from ..loading.engine import Engine
+from ..loading.factory import Engine
 from ..loading.lookup import resolve
 from ..system import paths, sysinfo
 from ..system.threads import default_threads
@@ -263,7 +263,7 @@ def command(argv: list[str], out: TextIO) -> int:
     voice = resolve(args.voice, args.config)  # a missing voice is one error line, before any progress
 
     def load() -> tuple[Engine, str, str, str]:
-        engine = Engine.load(voice, threads=threads, quality=args.quality)
+        engine = Engine.load(voice, threads=threads, quality=args.quality, prepare=True)
         name = Path(args.voice).name if args.voice else f"built-in voice {paths.DEFAULT_VOICE}"
         return engine, name, engine.digest, engine.quality
 

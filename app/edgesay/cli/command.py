@@ -14,11 +14,9 @@ from ..errors import EdgesayError, InputError, OutputError
 from ..output.sinks import PlaybackSink, RawSink, Sink, WavFileSink, WavStreamSink
 from ..system.files import why_unwritable
 from ..voice.config import SynthesisSettings
+from ..voice.limits import MAX_UTTERANCE_CHARS
 from . import onefile, stops
 from .arguments import Parser, add_lexicon_argument, add_synthesis_arguments, add_voice_arguments
-
-# One utterance (a --text or a line of input) at most; longer text belongs in several lines.
-MAX_UTTERANCE_CHARS = 100_000
 
 EXAMPLES = """\
 examples:
@@ -167,17 +165,21 @@ def field_test(args: argparse.Namespace) -> int:
 
 
 def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
-    from ..loading.engine import Engine
+    from ..loading.factory import Engine
     from ..loading.lookup import resolve
 
     stops.stop_cleanly()
     check_output_early(args)
     # Text from stdin may go on for hours: hold the whole working set from the start.
+    # A Piper voice seen for the first time is prepared here, with its progress on stderr.
     engine = Engine.load(resolve(args.voice, args.config), threads=args.threads, quality=args.quality,
-                         warm=args.text is None)
+                         warm=args.text is None, prepare=True)
     engine.use_lexicon(args.lexicon)
     rate = engine.config.sample_rate
-    sink = open_sink(args, rate)
+    # JSON lines may each name their own file: then the main output opens with the first audio
+    # that goes to it (no empty WAV on stdout when every line has one); else at once, so that
+    # a player is running before the first audio.
+    sink = None if args.json_input else open_sink(args, rate)
     spoken = to_sink = 0
     complete = False
     try:
@@ -191,6 +193,8 @@ def speak(args: argparse.Namespace, stdin: Iterable[bytes]) -> int:
             ok = False
             try:
                 for chunk in engine.synthesize(request.text, chosen, ssml=request.ssml):
+                    if own is None and sink is None:
+                        sink = open_sink(args, rate)
                     target = own or sink
                     if target is None:  # unreachable: no main sink only with --output-dir
                         raise OutputError("no output for this line")

@@ -104,7 +104,7 @@ def command(argv: list[str], err: TextIO) -> int:
 
     workers = args.workers or default_workers()
     # Every engine may use every core: one client (Home Assistant's usual case) then runs at full
-    # speed, and several share the cores. Measured on 2 cores (bench/serve.py): against one
+    # speed, and several share the cores. Measured on 2 cores (bench/serve_speed.py): against one
     # thread per engine, one client is 1.5x faster, four clients at once 10 % slower in all.
     threads = args.threads or default_workers()
     options = ServeOptions(

@@ -51,10 +51,7 @@ def hann(n_fft: int = N_FFT) -> np.ndarray:
 def frames(audio: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     """(count, n_fft) windowed frames of `audio`, centred (reflect-padded) like torch.stft."""
     padded = np.pad(audio.astype(np.float32), n_fft // 2, mode="reflect")
-    count = 1 + (len(padded) - n_fft) // hop
-    view = np.lib.stride_tricks.as_strided(
-        padded, shape=(count, n_fft), strides=(padded.strides[0] * hop, padded.strides[0]), writeable=False)
-    return view * hann(n_fft)
+    return np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop] * hann(n_fft)
 
 
 def log_mel(audio: np.ndarray, sample_rate: int, bands: int = BANDS, floor: float = 1e-5) -> np.ndarray:

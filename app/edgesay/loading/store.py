@@ -13,7 +13,9 @@ from pathlib import Path
 from ..errors import VoiceError
 from ..prepare import steps
 from ..system import paths
+from ..system.files import PendingFile
 from ..system.progress import StepProgress
+from ..system.threads import default_threads
 from ..voice import formats, levels
 from ..voice.bundle import Bundle, VoiceLevel, pack
 from ..voice.config import VoiceConfig
@@ -103,15 +105,36 @@ def is_prepared(voice: VoiceFiles | None) -> bool:
         return False
 
 
-def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress | None = None,
-               prepare: bool = True) -> VoiceLevel:
-    """The voice at `quality` (None: the voice's default level); `voice` None is the default voice.
-    `prepare=False`: a Piper voice not prepared yet is NotPrepared instead of prepared now."""
+def _piper_voice(voice: VoiceFiles) -> tuple[Path, Path, VoiceConfig]:
+    """A Piper voice's graph, config and parsed config: a bad config is one clear error before
+    anything long starts."""
+    model, config = voice.model, voice.config or config_beside(voice.model)
+    if not config.is_file():
+        raise VoiceError(f"voice config {config} does not exist (expected next to {model.name})")
+    return model, config, VoiceConfig.from_file(config)
+
+
+def _needs_no_bundle(quality: str | None) -> bool:
+    """The reference level of a Piper voice is read from its FP32 graphs, prepared or not."""
+    return quality is not None and not levels.level(quality).quantized
+
+
+def prepare(voice: VoiceFiles | None, quality: str | None = None, progress: Progress | None = None) -> None:
+    """Prepare a Piper voice for this machine now (split, quantize, compensate: minutes, once,
+    with progress on stderr unless `progress` is given), if `load_level(voice, quality)` needs
+    it: not for a bundle, the embedded voice, a voice prepared already, or the reference level."""
     levels.check(quality)
-    if not prepare and not is_prepared(voice):
-        name = voice.model if voice is not None else paths.DEFAULT_VOICE
-        raise NotPrepared(f"voice {name} is not prepared on this machine: run `edgesay prepare {name}` "
-                          "(or start the server with --prepare)")
+    if _needs_no_bundle(quality) or is_prepared(voice):
+        return
+    model, config, _ = _piper_voice(voice or VoiceFiles.default())
+    prepared_bundle(model, config, progress)
+
+
+def load_level(voice: VoiceFiles | None, quality: str | None) -> VoiceLevel:
+    """The voice at `quality` (None: the voice's default level); `voice` None is the default
+    voice. A Piper voice that needs preparing first (`prepare`) is NotPrepared."""
+    levels.check(quality)
+    name = voice.model if voice is not None else paths.DEFAULT_VOICE  # as the user gave it
     if voice is not None and voice.is_bundle:
         return Bundle.read(voice.model).level(quality)
     if voice is None:
@@ -120,13 +143,48 @@ def load_level(voice: VoiceFiles | None, quality: str | None, progress: Progress
             # Named for the user: inside the binary its path is an unpacked cache folder.
             return Bundle.read(embedded, f"the built-in voice {paths.DEFAULT_VOICE}").level(quality)
         voice = VoiceFiles.default()
-    model, config = voice.model, voice.config or config_beside(voice.model)
-    if not config.is_file():
-        raise VoiceError(f"voice config {config} does not exist (expected next to {model.name})")
-    parsed = VoiceConfig.from_file(config)  # a bad config is reported before any long preparation
-    if quality is not None and not levels.level(quality).quantized:
+    model, config, parsed = _piper_voice(voice)
+    if _needs_no_bundle(quality):
         check_can_prepare(model)
         from ..prepare.split import split_voice
 
-        return VoiceLevel(parsed, split_voice(model, paths.cache_dir(), cut=True), None, quality)
-    return Bundle.read(prepared_bundle(model, config, progress)).level(quality)
+        split = split_voice(model, paths.cache_dir(), cut=True)
+        return VoiceLevel(parsed, split, None, str(quality), gain=loudness_gain(model, config, parsed))
+    bundle = cached_bundle_path(model, config, paths.cache_dir())
+    if not bundle.is_file():
+        raise NotPrepared(f"voice {name} is not prepared on this machine: run `edgesay prepare {name}` "
+                          "(or start the server with --prepare)")
+    return Bundle.read(bundle).level(quality)
+
+
+def loudness_gain(model: Path, config: Path, parsed: VoiceConfig) -> float:
+    """A Piper voice's loudness gain, so that every level is as loud: its prepared bundle's, or
+    measured once on the FP32 graphs as preparation would (calibration sentences through the
+    latent graph, flow and decoder) and kept beside where the bundle goes."""
+    cache = paths.cache_dir()
+    bundle = cached_bundle_path(model, config, cache)
+    if bundle.is_file():
+        return Bundle.read(bundle).gain
+    kept = bundle.with_suffix(".gain")
+    try:
+        return float(kept.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        pass
+    from ..prepare.calibrate import measure_gain
+    from ..prepare.split import split_voice
+
+    split = split_voice(model, cache)
+    split.check(parsed)  # a config that does not match the graph is one clear error, not a failed run
+    shown = StepProgress("measuring the voice's loudness (once)", ((steps.LOUDNESS, 1.0),))
+    try:
+        shown(steps.LOUDNESS)
+        gain = measure_gain(split, parsed, default_threads())
+    finally:
+        shown.close()
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        with PendingFile(kept) as pending:
+            pending.tmp.write_text(repr(gain), encoding="ascii")
+    except OSError:  # a read-only cache: measured again next time, not an error
+        pass
+    return gain

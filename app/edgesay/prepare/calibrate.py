@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dsp.compensation import Compensation, calibrate
+from ..dsp.compensation import Compensation, Compensator, calibrate
+from ..dsp.loudness import voice_gain
 from ..runtime.sessions import open_session, seed_noise, session_options
 from ..runtime.streaming import SID, Latent, Streamer, Z
 from ..system import paths
@@ -22,6 +23,7 @@ from ..voice.config import SynthesisSettings, VoiceConfig
 from ..voice.graphs import Graph, SplitVoice, StoredGraph
 
 DECODE_THREADS = 2
+_SILENT = 1e-4  # a sentence quieter than this (RMS, -80 dBFS) says nothing about loudness
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,12 @@ def windows(arrays: list[np.ndarray], size: int) -> Iterator[np.ndarray]:
             yield np.ascontiguousarray(window)
 
 
+def measure_gain(split: SplitVoice, config: VoiceConfig, threads: int) -> float:
+    """The voice's loudness gain (dsp.loudness.voice_gain) from its FP32 graphs: what preparing
+    the voice measures, alone, for a voice run at the reference level without preparation."""
+    return voice_gain(decode_all(_plain(split.decoder), calibration_latents(split, config, threads)))
+
+
 def decode_all(decoder: Path | bytes, latents: Latents) -> list[np.ndarray]:
     """Whole-sentence audio from one decoder graph for every calibration sentence."""
     session = open_session(decoder, session_options(DECODE_THREADS), "a decoder graph")
@@ -80,7 +88,19 @@ def decode_all(decoder: Path | bytes, latents: Latents) -> list[np.ndarray]:
     return [session.run(None, {Z: z, **sid})[0].reshape(-1) for z in latents.z]
 
 
-def calibrate_compensation(reference: list[np.ndarray], quantized: bytes, latents: Latents,
-                           sample_rate: int) -> Compensation:
-    """Fit the Mel gains from FP32 audio and the INT8 decoder's audio of the same frames."""
-    return calibrate(zip(reference, decode_all(quantized, latents), strict=True), sample_rate)
+def compensate_level(reference: list[np.ndarray], quantized: bytes, latents: Latents,
+                     sample_rate: int) -> tuple[Compensation, float]:
+    """The Mel gain compensation of a quantized decoder, fitted on its audio of the calibration
+    sentences against FP32's, and the gain that then makes the level as loud as FP32: the
+    compensation only ever takes energy away (hiss), so a decoder a little quieter than FP32
+    stays so (the median over sentences of FP32's RMS over the compensated level's)."""
+    audio = decode_all(quantized, latents)
+    compensation = calibrate(zip(reference, audio, strict=True), sample_rate)
+    compensator = Compensator(compensation, BufferPool(), max(len(a) for a in audio))
+    ratios = []
+    for want, have in zip(reference, audio, strict=True):
+        out = np.concatenate([compensator.process(have.astype(np.float32)), compensator.finish()])
+        loud, level = float(np.sqrt(np.mean(want.astype(np.float64) ** 2))), float(np.sqrt(np.mean(out ** 2.0)))
+        if loud > _SILENT and level > _SILENT:
+            ratios.append(loud / level)
+    return compensation, float(np.median(ratios)) if ratios else 1.0

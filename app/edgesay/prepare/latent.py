@@ -1,34 +1,18 @@
 """The latent graph as the engine runs it: one sentence at a time, with its layer norms fused.
 
-Two rewrites, each keeping what the graph computes (`same_outputs` checks that on the voice
-itself, and the graph is used as exported if they differ). Measured on the default voice (x86_64
-dev VM, noise 0, the 12 shared sentences, interleaved, medians of 5): the latent graph's time
-0.93x at 1 thread and 0.85x at 2; on the longest sentence (433 ids), which the first audio of a
-text waits for, 0.93x and 0.88x. Its frames differ from the exported graph's by at most 8e-6.
+1. Masks. Piper exports the latent graph for a batch of padded sentences, multiplying activations
+by masks around every layer; the engine runs one sentence with its true length
+(runtime/streaming.py, Latent.run), so the masks are all ones and those passes change nothing.
+A mask is recognised by how `commons.sequence_mask` exports (Less(Unsqueeze(Range(0, n, 1)),
+Unsqueeze(lengths)) with `lengths` the graph's own input), and followed through the operations
+that keep it; the products, masked fills and zero pads it feeds are taken out.
 
-1. Masks. Piper exports the latent graph for a batch of padded sentences. The text encoder
-multiplies its activations by the text mask (x_mask) around every convolution, attention and layer, the
-attention fills masked scores through Where(mask == 0, -1e4, scores), the feed-forward layers
-pad with zeros what the mask zeroed, and the frames are multiplied by the frame mask (y_mask).
-The engine runs one sentence at a time and passes its true length (runtime/streaming.py,
-Latent.run), so both masks are all ones: those Muls and Wheres are passes over the encoder's
-tensors that change nothing, and the Pads copy a tensor only to feed zeros to a convolution
-that can pad by itself. On the default voice this takes 69 of the graph's 2,394 nodes away.
+2. Layer norms. onnxruntime fuses VITS's nine-operation channel norm into one
+LayerNormalization only in a graph that declares opset 17; a graph is declared 17 when every
+operation it uses means the same there (SAME_AT_17).
 
-A mask is recognised by how `commons.sequence_mask` exports, Less(Unsqueeze(Range(0, n, 1)),
-Unsqueeze(lengths)), where the ones are certain for one sentence: lengths is the graph's own
-`input_lengths` input (the engine's contract), or n is ReduceMax(lengths) (the longest of one
-length is that length). "All ones" then follows the mask through the operations that keep it
-(Cast, Unsqueeze, Transpose, Expand, ..., Mul of two masks). Every rewrite keeps the tensor the
-graph computes.
-
-2. Layer norms. VITS normalizes over the channel axis, 36 times in this graph, exported as nine
-operations each (ReduceMean, Sub, Pow, ...). onnxruntime 1.32 fuses that chain into one
-LayerNormalization for a graph that declares opset 17, and leaves it alone at Piper's opset 15
-(measured). Of the operations a Piper latent graph uses, only Where, ScatterND, GreaterOrEqual,
-LessOrEqual and Identity changed between 15 and 17, by new types (bfloat16, optional) and, for
-ScatterND, an attribute whose default is the old behaviour: such a graph means the same at 17. A
-graph is declared 17 when every operation it uses either did not change or is in SAME_AT_17.
+Both keep what the graph computes: `same_outputs` checks that on the voice itself, and the graph
+is used as exported if they differ. Why and by how much: docs/design/2026-12-03-latent-graph.md.
 """
 
 from collections.abc import Iterable

@@ -1,23 +1,15 @@
 """The decoder's audio-rate stage in 2-D form, so that onnxruntime fuses its residual additions.
 
-After the last upsampler, a HiFi-GAN decoder is residual blocks at the audio rate: LeakyRelu ->
-Conv1d -> Add, summed over three kernel sizes, then conv_post. Its Adds are whole passes over the
-largest tensors of the voice (32 channels x every sample), 12 % of the balanced tail's time in
-onnxruntime's profile (x86_64, 1 thread). onnxruntime fuses a Conv's following Add into the
-convolution (FusedConv with a sum input, ConvAddActivationFusion), but only for 4-D tensors, and
-its x86 NCHWc convolutions (which fuse the sum too) also want 4-D. So the stage is rewritten with
-one more axis of size 1: (1, C, T) -> (1, C, 1, T), each Conv1d kernel k as a (1, k) Conv2d, the
-same numbers (the products and sums do not change; only their order inside the convolution may).
-One Unsqueeze enters the stage and a Squeeze leaves it, and the stage's tensors are declared
-with one named length (the fusion needs to see that an Add's operands have equal shapes).
-Checked with the aarch64 onnxruntime 1.32 wheel under qemu on joe's FP32 tail: 6 of its 7
-convolutions become FusedConv with their Add (16 Adds -> 10), output within 1e-8 of the 3-D
-graph. (On x86_64 onnxruntime would run the 2-D stage as NCHWc convolutions instead, faster
-but with more memory; runtime/sessions.py turns that layout off, so x86_64 runs the fusion too.)
+After the last upsampler a HiFi-GAN decoder is residual blocks at the audio rate (LeakyRelu ->
+Conv1d -> Add), and each Add is a whole pass over the voice's largest tensors. onnxruntime fuses
+an Add into the convolution before it only for 4-D tensors, so the stage is rewritten with one
+more axis of size 1: (1, C, T) -> (1, C, 1, T), each Conv1d kernel k as a (1, k) Conv2d, the same
+numbers. One Unsqueeze enters the stage and a Squeeze leaves it, and its tensors are declared with
+one named length (the fusion needs to see that an Add's operands have equal shapes).
 
 Only a stage made of convolutions and elementwise operations with scalar operands is rewritten
 (the FP32 stage of `reference` and `balanced`); anything else (the all-INT8 stage of `fast`, an
-unknown architecture) is left as it is.
+unknown architecture) is left as it is. What it gains: docs/design/2026-12-02-threads.md.
 """
 
 import numpy as np

@@ -22,12 +22,12 @@ from ..runtime.windows import decoder_sizes, flow_sizes
 from ..system import paths
 from ..system.threads import default_threads
 from ..voice import formats, levels
-from ..voice.bundle import BundleSpec, Level, compensation_part
+from ..voice.bundle import BundleSpec, LevelParts, compensation_part
 from ..voice.config import VoiceConfig
 from ..voice.graphs import SplitVoice
 from ..voice.levels import DECODER_HEAD, DECODER_TAIL, FP32, INT8, MIXED, compensation_part_name, graph_part
 from . import polyphase, steps
-from .calibrate import Latents, calibrate_compensation, calibration_latents, decode_all, windows
+from .calibrate import Latents, calibration_latents, compensate_level, decode_all, windows
 from .latent import lighter_graph, probe_ids, same_outputs
 from .lift import lift_graph
 from .optimize import optimize
@@ -88,12 +88,13 @@ def latent_graph(latent: bytes, config: VoiceConfig) -> tuple[bytes, dict]:
 
 
 def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes],
-                compensations: dict[str, Compensation], notes: dict, gain: float = 1.0) -> BundleSpec:
+                compensations: dict[str, Compensation], notes: dict, gain: float = 1.0,
+                level_gains: dict[str, float] | None = None) -> BundleSpec:
     all_parts = dict(parts)
     for name, compensation in compensations.items():
         all_parts[compensation_part_name(name)] = compensation_part(compensation)
-    table = {level.name: Level(*level.parts) for level in levels.LEVELS}
-    meta = {**split.meta(), "gain": gain, "prepared": formats.PREPARED}
+    table = {level.name: LevelParts(*level.parts) for level in levels.LEVELS}
+    meta = {**split.meta(), "gain": gain, "level_gains": level_gains or {}, "prepared": formats.PREPARED}
     return BundleSpec(config, meta, all_parts, table, levels.DEFAULT, notes)
 
 
@@ -118,9 +119,12 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
         decoders |= quantize_decoder(fp32["decoder"], latents, decoder_sizes(split.decoder_pad).size, wanted)
     progress(steps.COMPENSATION)
     reference = decode_all(fp32["decoder"], latents)  # FP32 speech of every calibration sentence
-    compensations = {level.name: calibrate_compensation(reference, decoders[level.decoder], latents,
-                                                        config.sample_rate)
-                     for level in levels.LEVELS if level.compensated}
+    compensations: dict[str, Compensation] = {}
+    level_gains: dict[str, float] = {}  # each quantized level's loudness against FP32, as heard
+    for level in levels.LEVELS:
+        if level.compensated:
+            compensations[level.name], level_gains[level.name] = compensate_level(
+                reference, decoders[level.decoder], latents, config.sample_rate)
     progress(steps.OPTIMIZE)
     latent, notes = latent_graph(fp32["latent"], config)
     parts = {graph_part("latent", FP32): latent}
@@ -131,4 +135,5 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
         parts[graph_part(DECODER_HEAD, precision)] = optimize(head)
         parts[graph_part(DECODER_TAIL, precision)] = optimize(lift_graph(tail))
     raw_config = json.loads(config_path.read_text(encoding="utf-8"))
-    return bundle_spec(split, raw_config, parts, compensations, {"source": model.name, **notes}, voice_gain(reference))
+    return bundle_spec(split, raw_config, parts, compensations, {"source": model.name, **notes}, voice_gain(reference),
+                       level_gains)

@@ -21,6 +21,7 @@ from onnx.utils import Extractor
 
 from ..errors import VoiceError
 from ..runtime.sessions import open_session, session_options
+from ..runtime.streaming import SID
 from ..system.files import PendingDir, PendingFile
 from ..voice import formats
 from ..voice.graphs import DECODER_CUT, TENSORS, SplitVoice
@@ -68,7 +69,7 @@ def cut_decoder(decoder: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelPr
     """A decoder graph (FP32 or quantized, with the tensor named DECODER_CUT) as head and tail.
     The tail takes the speaker too if the voice has several (Piper's only use it in the head)."""
     inputs = [i.name for i in decoder.graph.input]
-    sid = ["sid"] if "sid" in inputs else []
+    sid = [SID] if SID in inputs else []
     extractor = Extractor(decoder)
     output = decoder.graph.output[0].name
     head = extractor.extract_model([TENSORS[2], *sid], [DECODER_CUT])
@@ -143,7 +144,7 @@ def _split(model_path: Path, out: Path) -> None:
     _rename(model, dict(zip(cut, (*TENSORS, DECODER_CUT), strict=True)))
     z_p, y_mask, z = TENSORS
     inputs = [i.name for i in model.graph.input]
-    sid = ["sid"] if "sid" in inputs else []
+    sid = [SID] if SID in inputs else []
     extractor = Extractor(model)
     parts = {
         "latent": extractor.extract_model(list(inputs), [z_p, y_mask]),
@@ -161,7 +162,7 @@ def _split(model_path: Path, out: Path) -> None:
     head = open_session(out / "decoder_head.onnx", options)
     tail = open_session(out / "decoder_tail.onnx", options)
     channels = _latent_channels(parts["decoder"])
-    sid_feed = {"sid": np.zeros(1, dtype=np.int64)} if sid else {}
+    sid_feed = {SID: np.zeros(1, dtype=np.int64)} if sid else {}
 
     def run_flow(x: np.ndarray) -> np.ndarray:
         mask = np.ones((1, 1, x.shape[2]), np.float32)

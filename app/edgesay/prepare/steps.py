@@ -1,7 +1,6 @@
-"""The steps of preparing a voice, in order, with their shares of the whole (measured on the
-default voice, en_US-joe-medium, on the x86_64 dev machine: see models/README.md), so a
-progress display can say how far along it is and how long is left. Kept apart from the
-pipeline so that showing progress does not import onnx."""
+"""The steps of preparing a voice, in order, with their shares of the whole (as timed on the
+default voice by bench/prepare_time.py), so a progress display can say how far along it is and how
+long is left. Kept apart from the pipeline so that showing progress does not import onnx."""
 
 SPLIT = "splitting the graph"
 LATENTS = "calibration latents"
@@ -10,9 +9,11 @@ DECODER = "quantizing the decoder"
 COMPENSATION = "calibrating the Mel gain compensation"
 OPTIMIZE = "optimizing graphs"
 PACK = "packing the bundle"
+# Not a step of preparing: a voice run at the reference level without preparation measures only this.
+LOUDNESS = "measuring the voice's loudness"
 
-# Seconds each step took for the default voice (191 s in all, 2026-12-01); packing was not
-# timed apart and is given the few seconds zstd takes for a bundle of its size.
+# Seconds each step took for the default voice; packing is given the few seconds zstd takes
+# for a bundle of its size.
 STEPS: tuple[tuple[str, float], ...] = (
     (SPLIT, 1.2),
     (LATENTS, 4.6),

@@ -30,6 +30,11 @@ class AudioChunk:
     sentence: int  # index of the sentence in the text
     last_in_sentence: bool
     timings: SentenceTimings
+    # Which of the runs `Engine.speak` was given it belongs to (a sentence, or an SSML pause), and
+    # whether it is that run's last (its silence included): after it, the rest of the runs may
+    # be spoken by another engine of the voice with the same audio (each run starts afresh).
+    run: int = 0
+    run_end: bool = False
 
     @property
     def duration(self) -> float:

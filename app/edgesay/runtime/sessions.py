@@ -12,11 +12,8 @@ import onnxruntime as ort
 from ..errors import VoiceError
 
 PROVIDERS = ["CPUExecutionProvider"]
-# onnxruntime's NCHWc layout (x86_64 only: the aarch64 wheel is built without it) would take the
-# decoder's 2-D audio-rate stage (prepare/lift.py) instead of the Conv + Add fusion that aarch64
-# runs. Measured on the x86_64 dev VM, the 10.9 s sentence at 2 threads: 0.034 against 0.048 s per
-# s of audio, but a peak RSS of 186 MB against 174 MB for its reorder buffers. Off, so this
-# machine runs the graph a device runs, within the memory the benchmarks hold us to.
+# onnxruntime's NCHWc layout (x86_64 only) would take the decoder's 2-D audio-rate stage instead of
+# the Conv + Add fusion aarch64 runs, faster but with more memory: off, so x86_64 runs what a device runs.
 DISABLED_OPTIMIZERS = ["NchwcTransformer"]
 NOISE_SEED = 0
 
@@ -28,8 +25,7 @@ class ThreadPlan:
 
     The tail is four fifths of the work and its windows' parts are independent (each is given
     its own context), so with a cut decoder it runs as `threads` one-thread parts, one per
-    core: measured on the 2-core development machine, a 108-frame window's tail took 52.6 ms
-    on one thread, 31.5 ms on two intra-op threads and 28.3 ms as two one-thread parts. The
+    core: a short window shares out better as parts than as intra-op threads. The
     flow and the decoder's head run one window ahead on a worker (runtime/engine.py) on one
     thread, beside the tail's parts rather than against them. The latent graph keeps every
     thread: the first sentence's runs alone, before any audio."""

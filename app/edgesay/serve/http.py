@@ -22,7 +22,7 @@ from .limits import ServerLimits, limit_send_buffer
 from .speech import ClientGone, ServerStopping, Speech, SpeechRequest, Spoken, public_message
 from .voices import NotPrepared, UnknownVoice
 
-LOG = logging.getLogger("edgesay.serve")
+LOG = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # a request's JSON; the longest allowed text fits
 STREAM_KINDS = ("wav", "pcm")

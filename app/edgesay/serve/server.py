@@ -25,7 +25,7 @@ from .speech import Defaults, Speech
 from .voices import Catalog, LoadedVoices
 from .wyoming import WyomingHandler
 
-LOG = logging.getLogger("edgesay.serve")
+LOG = logging.getLogger(__name__)
 
 DEFAULT_URI = "tcp://0.0.0.0:10200"  # wyoming-piper's port, what Home Assistant expects
 # What a request still in flight gets to end at a stop, per transport: systemd waits 90 s, a user
@@ -152,6 +152,7 @@ async def serve(options: ServeOptions) -> None:
     await prepare_voices(catalog, [n for n in wanted if not voices.prepared(n)], options.prepare_command)
     speech = Speech(voices, options.defaults, options.workers)
     await voices.preload(None)  # the default voice answers the first request at full speed
+    watcher = asyncio.create_task(speech.watch())
     connections = Connections(options.limits.max_connections)
     wyoming: AsyncServer | None = None
     runner: web.AppRunner | None = None
@@ -194,6 +195,7 @@ async def serve(options: ServeOptions) -> None:
         await _until_stopped()
         LOG.info("stopping")
     finally:
+        watcher.cancel()
         speech.shutdown()
         if announced is not None:
             await announced.async_close()

@@ -1,13 +1,15 @@
 """One request's speech: synthesized on a worker thread, handed to the event loop as it is made.
 
 Both transports (Wyoming, HTTP) go through `Speech.stream`: worker slots given earliest deadline
-first (`Workers`), an engine of the requested voice per slot, and a bounded buffer between the
-engine and the client, so a slow reader holds at most its own slot and `BUFFERED_CHUNKS` of
-audio, and a client that leaves stops its synthesis after the window being decoded. A client
-that has gone before its turn never takes a slot.
+first (`Workers`), an engine of the requested voice while it computes, and a bounded buffer
+between the engine and the client, so a slow reader holds at most its own slot and
+`BUFFERED_CHUNKS` of audio; a client that is ahead gives its engine back between sentences, and
+a client that leaves stops its synthesis after the window being decoded. A client that has gone
+before its turn never takes a slot.
 """
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -16,36 +18,39 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import EdgesayError, InputError, VoiceError
+from ..runtime.engine import Engine, Run
 from ..voice.config import SynthesisSettings, VoiceConfig
-from .voices import LOG, LoadedVoices, NotPrepared, UnknownVoice
+from ..voice.limits import MAX_UTTERANCE_CHARS
+from .voices import LOG, ClientGone, LoadedVoice, LoadedVoices, NotPrepared, UnknownVoice
 
 # Decoder windows of audio a client may fall behind by before its synthesis waits for it and
 # gives up its worker slot (a window is 1.2 s of speech for a medium voice; the socket holds
 # more on top). With the engine's own working set, this bounds one request's memory.
 BUFFERED_CHUNKS = 16
-# One request's text at most (as `edgesay --text`); longer text is several requests.
-MAX_TEXT_CHARS = 100_000
 _POLL = 0.1  # seconds: how often a waiting worker, or a request waiting for one, looks whether its client left
 # A client that has taken none of the audio waiting for it for this long is not reading (one
 # playing in real time takes a window, 1.2 s of speech, as it plays it; one whose audio is not made yet is
 # waiting, not stalled): when every engine is taken, its synthesis is the one ended to make room.
 STALLED_SECONDS = 2.0
+_WATCH = 0.25  # seconds: how often the server looks for such a client while every engine is taken
 # A stream whose client has this much audio in hand (beyond what it has played, if it plays in
 # real time) makes no more while a request without audio yet is being served: that one gets
-# the cores. Its client keeps playing meanwhile, and once it is down to this, it runs again.
+# the cores. It stops at the end of a sentence and gives its engine back meanwhile (a sentence
+# starts afresh on any engine), so a client that is ahead holds no engine; its client keeps
+# playing, and once it is down to this, the stream takes an engine and runs again.
 IN_HAND_SECONDS = 3.0
+# Inside a sentence it stops only with this much in hand, keeping its engine (a sentence cannot
+# move to another engine halfway): long sentences do not take the cores from new requests.
+IN_HAND_MID_SENTENCE_SECONDS = 8.0
+_REST = 0.05  # seconds: how often a stream resting between sentences looks whether it may go on
 
 
 class ServerStopping(EdgesayError):
     """The server is shutting down: the request ends where it is."""
-
-
-class ClientGone(ConnectionResetError):
-    """The client left (or was dropped) before or during its synthesis."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,10 @@ class SpeechRequest:
     noise_w: float | None = None
     sentence_silence: float | None = None
     ssml: bool = False  # `text` is an SSML document
+
+
+# The settings a request may set over the server's (SpeechRequest's fields, SynthesisSettings' names).
+_OVERRIDES = ("length_scale", "noise_scale", "noise_w", "sentence_silence")
 
 
 @dataclass(frozen=True)
@@ -182,12 +191,203 @@ class _Active:
     buffer: "asyncio.Queue[bytes | BaseException | None]"  # made, not yet taken by the client
     taken: float = field(default_factory=time.monotonic)  # when the client last took audio
     sending: float | None = None  # since when the client's connection has been taking a piece
+    engine: bool = False  # holds an engine now (not while it rests between sentences)
 
     def stalled(self, now: float) -> bool:
         """Audio has waited for the client for STALLED_SECONDS: a piece its connection has not
         taken, or pieces it has not asked for."""
         return (self.sending is not None and now - self.sending >= STALLED_SECONDS) or \
             (not self.buffer.empty() and now - self.taken >= STALLED_SECONDS)
+
+
+class _Runs:
+    """A request's runs (Engine.runs), handed to one engine after another: those an engine took
+    but did not finish (it reads one ahead) go to the next one first."""
+
+    def __init__(self, runs: Iterator[Run]) -> None:
+        self._source = runs
+        self._taken: collections.deque[Run] = collections.deque()
+        self._finished = 0  # of the current feed's runs
+
+    def feed(self) -> Iterator[Run]:
+        """The runs left, for one engine's pass."""
+        self._finished = 0
+        yield from list(self._taken)
+        for run in self._source:
+            self._taken.append(run)
+            yield run
+
+    def finished(self, count: int) -> None:
+        """The current pass has spoken its first `count` runs (AudioChunk.run + 1)."""
+        while self._finished < count:
+            self._taken.popleft()
+            self._finished += 1
+
+
+class _Synthesis:
+    """One request's synthesis: passes of an engine on a synthesis thread, each speaking the
+    request's runs until they end or until, at the end of a sentence, the client has audio
+    enough in hand while another request waits for its first; between passes the engine and
+    the worker slot go back. Audio goes into `buffer`, then None or the error that ended it."""
+
+    def __init__(self, speech: "Speech", request: SpeechRequest, spoken: Spoken, gone: Callable[[], bool],
+                 active: _Active) -> None:
+        self.speech = speech
+        self.request = request
+        self.spoken = spoken
+        self.gone = gone
+        self.active = active
+        self.buffer = active.buffer
+        self.loop = asyncio.get_running_loop()
+        self.left = threading.Event()  # the client's task is leaving: everything stops
+        self.turn = _Turn(speech.workers, self.stopped)
+        self.runs: _Runs | None = None
+        self.settings = SynthesisSettings()
+        self.sample_rate = 0
+        self.produced = 0  # samples handed to the buffer
+        self.first: float | None = None  # when the first of them was
+        self.fresh = False  # counted in workers.fresh
+
+    def stopped(self) -> bool:
+        """The client left (or is leaving), or the server is stopping. gone() only reads the
+        connection's state: safe from any thread."""
+        return self.left.is_set() or self.speech._stopping.is_set() or self.gone()
+
+    def due(self) -> float:
+        """When the client runs out of audio, playing what it has from its first."""
+        return self.spoken.started if self.first is None else self.first + self.produced / self.sample_rate
+
+    def others_wait(self) -> bool:
+        """A request has no audio yet, or waits for an engine."""
+        return bool(self.speech.workers.fresh or self.speech.voices.waiting)
+
+    def served(self) -> None:
+        """On the loop: this request has audio out (or has ended)."""
+        if self.fresh:
+            self.fresh = False
+            self.speech.workers.fresh -= 1
+
+    # --- on the loop ---------------------------------------------------------------------
+
+    async def produce(self, voice: LoadedVoice) -> None:
+        """Every pass, then None into the buffer; an error goes there instead, for the client's
+        task to raise."""
+        voices = self.speech.voices
+        try:
+            while True:
+                engine = await voices.take(voice, self.turn.give, self.stopped)
+                self.active.engine = True
+                try:
+                    await self.turn.take(self.due())  # given up if it waited for an engine
+                    if self.runs is None:
+                        self.begin(engine)
+                    done = self.loop.run_in_executor(self.speech._threads, self.speak, engine)
+                    ended = await done  # (never cancelled: the client's task waits for this one)
+                finally:
+                    self.active.engine = False
+                    await voices.give(voice, engine)
+                self.turn.give()
+                if ended:
+                    break
+                await self.rest()
+            await self.deliver(None)
+        except _Left:
+            if not self.left.is_set():  # the client's task may be waiting for audio: it gets why
+                await self.deliver(ServerStopping("the server is stopping") if self.speech._stopping.is_set()
+                                   else ClientGone("the client left"))
+        except RuntimeError as exc:  # the threads are shut down: the server is stopping
+            await self.deliver(ServerStopping("the server is stopping") if self.speech._stopping.is_set() else exc)
+        except BaseException as exc:  # raised to the client's task, which reports it
+            await self.deliver(exc)
+
+    def begin(self, engine: Engine) -> None:
+        """The request's settings against the voice (an error before any audio), its runs."""
+        config = engine.config
+        self.settings = self.speech.settings(self.request, config)
+        self.spoken.voice = self.speech.voices.catalog.info(self.request.voice).name
+        self.spoken.sample_rate = self.sample_rate = config.sample_rate
+        self.runs = _Runs(engine.runs(self.request.text, self.settings, self.request.ssml))
+        self.speech.workers.fresh += 1
+        self.fresh = True
+
+    async def rest(self) -> None:
+        """Between sentences, without an engine: until the client is down to IN_HAND_SECONDS or
+        no request waits for its first audio or for an engine."""
+        while self.others_wait() and self.due() - time.monotonic() > IN_HAND_SECONDS:
+            if self.stopped():
+                raise _Left
+            await asyncio.sleep(_REST)
+
+    async def deliver(self, item: bytes | BaseException | None) -> None:
+        """The last item, unless the client's task has gone (then nobody takes it)."""
+        while not self.left.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.buffer.put(item), _POLL)
+                return
+
+    # --- on a synthesis thread -------------------------------------------------------------
+
+    def speak(self, engine: Engine) -> bool:
+        """One pass: True when every run is spoken, False when it stopped at a sentence's end
+        to give its engine back. Between windows it hands its worker slot to a more urgent
+        request, and inside a sentence it waits with IN_HAND_MID_SENTENCE_SECONDS in hand."""
+        assert self.runs is not None  # begin() made them
+        workers = self.speech.workers
+        chunks = engine.speak(self.runs.feed(), self.settings)
+        try:
+            for chunk in chunks:
+                if self.stopped():  # a client that closed stops here, not 16 windows later
+                    raise _Left
+                self.put(chunk.samples.astype("<i2", copy=False).tobytes())  # a copy: the pool reuses it
+                if self.first is None:
+                    self.first = time.monotonic()
+                    self.loop.call_soon_threadsafe(self.served)
+                self.produced += chunk.samples.size
+                if chunk.run_end:
+                    self.runs.finished(chunk.run + 1)
+                    if self.others_wait() and self.due() - time.monotonic() > IN_HAND_SECONDS:
+                        return False
+                if workers.due < self.due():  # a request closer to running dry waits
+                    self.loop.call_soon_threadsafe(self.turn.give)
+                    self.wait(asyncio.run_coroutine_threadsafe(self.turn.take(self.due()), self.loop))
+                elif workers.fresh and not self.speech.voices.waiting and \
+                        self.due() - time.monotonic() > IN_HAND_MID_SENTENCE_SECONDS:
+                    # (with a request waiting for an engine it goes on to the sentence's end instead,
+                    # where it gives its engine back)
+                    self.loop.call_soon_threadsafe(self.turn.give)
+                    while workers.fresh and self.due() - time.monotonic() > IN_HAND_SECONDS:
+                        if self.stopped():
+                            raise _Left
+                        time.sleep(_REST)
+                    self.wait(asyncio.run_coroutine_threadsafe(self.turn.take(self.due()), self.loop))
+            return True
+        finally:
+            chunks.close()
+
+    def put(self, item: bytes) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.buffer.put(item), self.loop)
+        try:
+            future.result(_POLL)
+            return
+        except concurrent.futures.TimeoutError:
+            pass
+        # The client is not keeping up: its buffer is full. Its worker slot goes to the next
+        # request while it waits, and it queues again for one after.
+        self.loop.call_soon_threadsafe(self.turn.give)
+        LOG.debug("%s: the client is behind; worker slot given up", self.spoken.voice)
+        self.wait(future)
+        self.wait(asyncio.run_coroutine_threadsafe(self.turn.take(self.due()), self.loop))
+
+    def wait(self, future: "concurrent.futures.Future[None]") -> None:
+        while True:
+            try:
+                return future.result(_POLL)
+            except concurrent.futures.TimeoutError:
+                # gone(): a client dropped for reading nothing frees its engine now, not once its
+                # task has noticed.
+                if self.stopped():
+                    future.cancel()
+                    raise _Left from None
 
 
 class Speech:
@@ -205,7 +405,7 @@ class Speech:
         """Every engine is taken: end the synthesis of the client that has taken nothing for the
         longest, if that is past STALLED_SECONDS; False if none has."""
         now = time.monotonic()
-        stalled = [a for a in self._active if a.stalled(now)]
+        stalled = [a for a in self._active if a.engine and a.stalled(now)]
         if not stalled:
             return False
         oldest = min(stalled, key=lambda a: a.taken)
@@ -214,26 +414,30 @@ class Speech:
         oldest.drop()
         return True
 
+    async def watch(self) -> None:
+        """While every engine is taken, end the synthesis of a client that reads nothing now,
+        not when the next request comes: that request then finds an engine instead of waiting
+        for one to be freed."""
+        while True:
+            await asyncio.sleep(_WATCH)
+            if self.voices.exhausted():
+                self._drop_stalled()
+
     def check(self, request: SpeechRequest) -> None:
         """Refuse a request before it waits for a worker: text and voice are known now."""
         if not request.text.strip():
             raise InputError("the text is empty")
-        if len(request.text) > MAX_TEXT_CHARS:
-            raise InputError(f"the text has {len(request.text):,} characters; the limit is {MAX_TEXT_CHARS:,} "
+        if len(request.text) > MAX_UTTERANCE_CHARS:
+            raise InputError(f"the text has {len(request.text):,} characters; the limit is {MAX_UTTERANCE_CHARS:,} "
                              "per request")
         self.voices.check(request.voice)
 
     def settings(self, request: SpeechRequest, config: VoiceConfig) -> SynthesisSettings:
         """The request's settings over the server's, checked against the voice: a bad speaker or
         scale is an error before any audio."""
-        d = self.defaults.settings
         speaker = request.speaker if request.speaker not in (None, "") else self.defaults.speaker
-        settings = dataclasses.replace(
-            d, speaker_id=config.speaker_id(speaker),
-            length_scale=d.length_scale if request.length_scale is None else request.length_scale,
-            noise_scale=d.noise_scale if request.noise_scale is None else request.noise_scale,
-            noise_w=d.noise_w if request.noise_w is None else request.noise_w,
-            sentence_silence=d.sentence_silence if request.sentence_silence is None else request.sentence_silence)
+        given = {name: value for name in _OVERRIDES if (value := getattr(request, name)) is not None}
+        settings = dataclasses.replace(self.defaults.settings, speaker_id=config.speaker_id(speaker), **given)
         settings.scales(config)
         settings.speaker(config)
         return settings
@@ -247,119 +451,16 @@ class Speech:
         self.check(request)
         if self._stopping.is_set():
             raise ServerStopping("the server is stopping")
-        loop = asyncio.get_running_loop()
         buffer: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(BUFFERED_CHUNKS)
-        left = threading.Event()
-        turn = _Turn(self.workers, gone)
-        await turn.take(spoken.started)
-        self._buffers.add(buffer)
         active = _Active(drop, buffer)
+        synthesis = _Synthesis(self, request, spoken, gone, active)
+        await synthesis.turn.take(spoken.started)
+        self._buffers.add(buffer)
         self._active.append(active)
         try:
-            async with self.voices.engine(request.voice, turn.give) as engine:
-                await turn.take(spoken.started)  # given up if it waited for an engine
-                fresh = False  # counted in workers.fresh
-
-                def served() -> None:
-                    """On the loop: this request has audio out (or has ended)."""
-                    nonlocal fresh
-                    if fresh:
-                        fresh = False
-                        self.workers.fresh -= 1
-
-                config = engine.config
-                settings = self.settings(request, config)
-                spoken.voice = self.voices.catalog.info(request.voice).name
-                spoken.sample_rate = config.sample_rate
-                done: asyncio.Future[None] = loop.create_future()
-
-                def wait(future: "concurrent.futures.Future[None]") -> None:
-                    while True:
-                        try:
-                            return future.result(_POLL)
-                        except concurrent.futures.TimeoutError:
-                            if left.is_set() or self._stopping.is_set():
-                                future.cancel()
-                                raise _Left from None
-
-                def put(item: bytes | BaseException | None) -> None:
-                    future = asyncio.run_coroutine_threadsafe(buffer.put(item), loop)
-                    try:
-                        future.result(_POLL)
-                        return
-                    except concurrent.futures.TimeoutError:
-                        pass
-                    # The client is not keeping up: its buffer is full. Its worker slot goes to
-                    # the next request while it waits, and it queues again for one after.
-                    loop.call_soon_threadsafe(turn.give)
-                    LOG.debug("%s: the client is behind; worker slot given up", spoken.voice)
-                    wait(future)
-                    wait(asyncio.run_coroutine_threadsafe(turn.take(due()), loop))
-
-                produced = 0  # samples handed to the client's buffer
-                first: float | None = None  # when the first of them was
-
-                def due() -> float:
-                    """When the client runs out of audio, playing what it has from its first."""
-                    return spoken.started if first is None else first + produced / config.sample_rate
-
-                def end_early() -> None:
-                    """On the loop: the synthesis stopped before its end, and the client's task
-                    may be waiting for audio: it gets the reason instead."""
-                    if left.is_set():
-                        return  # the task itself is leaving
-                    while not buffer.empty():
-                        buffer.get_nowait()
-                    buffer.put_nowait(ServerStopping("the server is stopping") if self._stopping.is_set()
-                                      else ClientGone("the client left"))
-
-                def produce() -> None:
-                    nonlocal produced, first
-                    ended = False  # the last item (None or an error) is in the buffer
-                    try:
-                        for chunk in engine.synthesize(request.text, settings, ssml=request.ssml):
-                            # gone() only reads the connection's state: safe from this thread, and
-                            # a client that closed stops its synthesis here, not 16 windows later.
-                            if left.is_set() or self._stopping.is_set() or gone():
-                                return
-                            put(chunk.samples.astype("<i2", copy=False).tobytes())  # a copy: the pool reuses it
-                            if first is None:
-                                first = time.monotonic()
-                                loop.call_soon_threadsafe(served)
-                            produced += chunk.samples.size
-                            if self.workers.due < due():  # a request closer to running dry waits
-                                loop.call_soon_threadsafe(turn.give)
-                                wait(asyncio.run_coroutine_threadsafe(turn.take(due()), loop))
-                            elif self.workers.fresh and due() - time.monotonic() > IN_HAND_SECONDS:
-                                loop.call_soon_threadsafe(turn.give)
-                                while self.workers.fresh and due() - time.monotonic() > IN_HAND_SECONDS:
-                                    if left.is_set() or self._stopping.is_set() or gone():
-                                        return
-                                    time.sleep(_POLL / 5)
-                                wait(asyncio.run_coroutine_threadsafe(turn.take(due()), loop))
-                        put(None)
-                        ended = True
-                    except _Left:
-                        pass
-                    except BaseException as exc:  # raised to the client's task, which reports it
-                        with contextlib.suppress(_Left):
-                            put(exc)
-                            ended = True
-                    finally:
-                        if not ended:
-                            loop.call_soon_threadsafe(end_early)
-                        loop.call_soon_threadsafe(done.set_result, None)
-
-                self.workers.fresh += 1
-                fresh = True
+            async with self.voices.voice(request.voice, synthesis.turn.give) as voice:
+                producer = asyncio.create_task(synthesis.produce(voice))
                 try:
-                    # One that waits for a slow client, or for its turn, holds its thread (and
-                    # engine) but not a worker slot; a thread per engine, so one is always free.
-                    try:
-                        self._threads.submit(produce)
-                    except RuntimeError:  # shut down since this request came: no thread will end it
-                        done.set_result(None)
-                        raise ServerStopping("the server is stopping") from None
                     while (item := await buffer.get()) is not None:
                         active.taken = time.monotonic()
                         if isinstance(item, BaseException):
@@ -371,14 +472,14 @@ class Speech:
                         yield item
                         active.sending = None
                 finally:
-                    left.set()
-                    served()
-                    # The engine goes back to the idle list only once its thread is done with
-                    # it, even when this task is being cancelled (the server stopping).
+                    synthesis.left.set()
+                    synthesis.served()
+                    # Its engines go back only once its thread is done with them, even when this
+                    # task is being cancelled (the server stopping).
                     cancelled = False
-                    while not done.done():
+                    while not producer.done():
                         try:
-                            await asyncio.shield(done)
+                            await asyncio.shield(producer)
                         except asyncio.CancelledError:
                             cancelled = True
                     if cancelled:
@@ -387,7 +488,7 @@ class Speech:
             self._buffers.discard(buffer)
             with contextlib.suppress(ValueError):  # already gone if it was dropped
                 self._active.remove(active)
-            turn.give()
+            synthesis.turn.give()
 
     def shutdown(self) -> None:
         """Stop every synthesis at its next window, and wake every request waiting for audio

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import VoiceError
 from ..loading import store
-from ..loading.engine import Engine, open_sessions
+from ..loading.factory import Engine, open_sessions
 from ..loading.lookup import VoiceInfo, list_voices, resolve, voice_info
 from ..loading.store import NotPrepared
 from ..runtime.streaming import VoiceSessions
@@ -27,7 +27,11 @@ from ..text.frontend import ESPEAK
 from ..text.lexicon import Lexicon
 from ..voice.bundle import VoiceLevel
 
-LOG = logging.getLogger("edgesay.serve")
+LOG = logging.getLogger(__name__)
+
+
+class ClientGone(ConnectionResetError):
+    """The client left (or was dropped) before or during its synthesis."""
 
 
 class UnknownVoice(VoiceError):
@@ -72,12 +76,12 @@ class Catalog:
 
 
 @dataclass
-class _Loaded:
+class LoadedVoice:
     level: VoiceLevel
     sessions: VoiceSessions
     lexicon: Lexicon
     idle: list[Engine] = field(default_factory=list)
-    busy: int = 0  # engines of this voice in a synthesis (or waiting for a slow client)
+    busy: int = 0  # requests holding it (LoadedVoices.voice): it is not unloaded meanwhile
 
 
 class LoadedVoices:
@@ -97,10 +101,11 @@ class LoadedVoices:
         self.workers = workers
         self.budget = max(1, budget)
         self.max_engines = workers + self.budget
-        self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
+        self._loaded: OrderedDict[str, LoadedVoice] = OrderedDict()
         self._load = asyncio.Lock()  # one voice loads at a time: memory is the bound, not time
         self._changed = asyncio.Condition()  # an engine ended or went idle
         self._engines = 0  # all engines, idle or busy
+        self.waiting = 0  # requests waiting for an engine (a stream ahead of its client gives its own back)
         # Ends one synthesis whose client reads nothing, when every engine is taken (set by
         # serve.speech, which knows the clients); False if there is none.
         self.reclaim: Callable[[], bool] = lambda: False
@@ -109,6 +114,10 @@ class LoadedVoices:
     def names(self) -> list[str]:
         """Loaded voices, least recently used first."""
         return list(self._loaded)
+
+    def exhausted(self) -> bool:
+        """Every engine there may be exists and none is idle: the next request would wait."""
+        return self._engines >= self.max_engines and not any(v.idle for v in self._loaded.values())
 
     def prepared(self, name: str) -> bool:
         return store.is_prepared(resolve(self.catalog.arguments[name]))
@@ -122,34 +131,72 @@ class LoadedVoices:
                               f"{info.name}.onnx` there, or start the server with --prepare")
 
     @asynccontextmanager
-    async def engine(self, name: str | None, waits: Callable[[], None] = lambda: None) -> AsyncIterator[Engine]:
-        """An engine of voice `name` for one synthesis. Callers hold a worker slot while they
-        compute, so about `workers` engines are in use; one waiting for a slow client, or for
-        its turn, keeps its engine, and a new one is made for the next request, up to
-        `max_engines`. `waits` is called before waiting for another's engine to end: a caller
-        gives up its worker slot then, since the ones it waits for may need it."""
+    async def voice(self, name: str | None, waits: Callable[[], None] = lambda: None) -> AsyncIterator[LoadedVoice]:
+        """Voice `name`, loaded, held for one request: it is not unloaded while held. `waits` is
+        called before waiting for a load: a caller gives up its worker slot then, since the
+        syntheses the load waits for may need it."""
         info = self.catalog.info(name)
         voice = await self._voice(info.name, waits)
         try:
-            engine = await self._take_engine(voice, waits)
-        except BaseException:
-            voice.busy -= 1
-            raise
-        try:
-            yield engine
+            yield voice
         finally:
             voice.busy -= 1
-            # Kept for the next request while its voice is loaded, even one made while slow
-            # clients held the others: made and closed again and again, engines left memory
-            # behind them (the soak's RSS rose with each).
-            if any(v is voice for v in self._loaded.values()):
-                voice.idle.append(engine)
-            else:
-                self._close(engine)
             async with self._changed:
                 self._changed.notify_all()
 
-    async def _voice(self, name: str, waits: Callable[[], None]) -> _Loaded:
+    async def take(self, voice: LoadedVoice, waits: Callable[[], None] = lambda: None,
+                   abandoned: Callable[[], bool] = lambda: False) -> Engine:
+        """An engine of `voice` for a synthesis: an idle one, or a new one up to `max_engines`,
+        or the first to come back (`waits` is called before waiting for it: a caller gives up
+        its worker slot then). ClientGone once `abandoned()` says the caller no longer needs it."""
+        async with self._changed:
+            counted = False  # in `waiting`
+            try:
+                while not voice.idle and self._engines >= self.max_engines:
+                    if not self._close_idle():
+                        if abandoned():
+                            raise ClientGone("the client left while waiting for an engine")
+                        if not counted:
+                            self.waiting += 1
+                            counted = True
+                        waits()
+                        self.reclaim()  # its engine comes back when its thread has stopped
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._changed.wait(), 0.2)  # a client may stall meanwhile
+            finally:
+                if counted:
+                    self.waiting -= 1
+            if voice.idle:
+                return voice.idle.pop()
+            self._engines += 1
+        try:
+            return await asyncio.to_thread(self._engine, voice)
+        except BaseException:
+            self._engines -= 1
+            raise
+
+    async def give(self, voice: LoadedVoice, engine: Engine) -> None:
+        """An engine back from a synthesis. Kept for the next request while its voice is loaded,
+        even one made while slow clients held the others: made and closed again and again,
+        engines left memory behind them (the soak's RSS rose with each)."""
+        if any(v is voice for v in self._loaded.values()):
+            voice.idle.append(engine)
+        else:
+            self._close(engine)
+        async with self._changed:
+            self._changed.notify_all()
+
+    @asynccontextmanager
+    async def engine(self, name: str | None, waits: Callable[[], None] = lambda: None) -> AsyncIterator[Engine]:
+        """An engine of voice `name` for one synthesis (`voice`, then `take` and `give`)."""
+        async with self.voice(name, waits) as voice:
+            engine = await self.take(voice, waits)
+            try:
+                yield engine
+            finally:
+                await self.give(voice, engine)
+
+    async def _voice(self, name: str, waits: Callable[[], None]) -> LoadedVoice:
         """The loaded voice, marked busy (the caller's engine), loading it if needed (the caller
         gives up its worker slot meanwhile: the load may wait for another voice's syntheses)."""
         voice = self._loaded.get(name)
@@ -168,25 +215,6 @@ class LoadedVoices:
         voice.busy += 1
         return voice
 
-    async def _take_engine(self, voice: _Loaded, waits: Callable[[], None]) -> Engine:
-        """An idle engine of `voice`, or a new one if there is room (closing another voice's idle
-        one if need be), or the first of either after waiting."""
-        async with self._changed:
-            while not voice.idle and self._engines >= self.max_engines:
-                if not self._close_idle():
-                    waits()
-                    self.reclaim()  # its engine comes back when its thread has stopped
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), 0.2)  # a client may stall meanwhile
-            if voice.idle:
-                return voice.idle.pop()
-            self._engines += 1
-        try:
-            return await asyncio.to_thread(self._engine, voice)
-        except BaseException:
-            self._engines -= 1
-            raise
-
     def _close_idle(self) -> bool:
         """Close one idle engine, of the least recently used voice first; False if none is idle."""
         for voice in self._loaded.values():
@@ -199,7 +227,7 @@ class LoadedVoices:
         engine.close()
         self._engines -= 1
 
-    def _engine(self, voice: _Loaded) -> Engine:
+    def _engine(self, voice: LoadedVoice) -> Engine:
         # Its largest windows run once, so its buffers and onnxruntime's working set are held
         # from the start.
         engine = Engine(voice.level, voice.sessions, self.threads)
@@ -207,12 +235,12 @@ class LoadedVoices:
         engine.reserve()
         return engine
 
-    def _open(self, argument: str | None) -> _Loaded:
-        level = store.load_level(resolve(argument), self.quality, prepare=False)
+    def _open(self, argument: str | None) -> LoadedVoice:
+        level = store.load_level(resolve(argument), self.quality)  # a server prepares nothing for a request
         # Read and checked once per voice, not per engine: every engine of it says words alike.
         lexicon = Lexicon.for_voice(level.config.espeak_voice, level.config.phoneme_id_map,
                                     level.config.phoneme_type == ESPEAK, self.lexicons)
-        return _Loaded(level, open_sessions(level, self.threads), lexicon)
+        return LoadedVoice(level, open_sessions(level, self.threads), lexicon)
 
     async def _make_room(self) -> None:
         """Unload least recently used voices until one more fits; a voice still speaking is not

@@ -23,20 +23,20 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from .. import __version__
 from ..errors import EdgesayError, InputError
-from ..text.espeak_data import is_english
-from ..text.frontend import ESPEAK, StreamedText
+from ..text.frontend import StreamedText, reads_english
 from ..text.ssml import is_ssml
+from ..voice.limits import MAX_UTTERANCE_CHARS
 from .limits import ServerLimits, limit_send_buffer
-from .speech import MAX_TEXT_CHARS, ClientGone, Speech, SpeechRequest, Spoken, public_message
+from .speech import ClientGone, Speech, SpeechRequest, Spoken, public_message
 from .voices import Catalog
 
 if TYPE_CHECKING:
     from .server import Connections
 
-LOG = logging.getLogger("edgesay.serve")
+LOG = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 64 * 1024  # one event's JSON line; asyncio's stream limit, set by the server
-MAX_DATA_BYTES = 1024 * 1024  # an event's extra data (data_length): text up to MAX_TEXT_CHARS fits
+MAX_DATA_BYTES = 1024 * 1024  # an event's extra data (data_length): text up to MAX_UTTERANCE_CHARS fits
 MAX_PAYLOAD_BYTES = 1024 * 1024  # a TTS server is sent no audio; anything bigger is refused unread
 WIDTH, CHANNELS = 2, 1  # 16-bit mono
 
@@ -239,8 +239,7 @@ class WyomingHandler(AsyncEventHandler):
             name, speaker = _voice(event.data, "synthesize-start")
             self.speech.voices.check(name)  # an unknown or unprepared voice is refused at the start
             voice = self.speech.voices.catalog.info(name)
-            english = voice.phoneme_type == ESPEAK and is_english(voice.language)
-            self.stream = _Stream(name, speaker, StreamedText(english))
+            self.stream = _Stream(name, speaker, StreamedText(reads_english(voice.phoneme_type, voice.language)))
         elif SynthesizeChunk.is_type(event.type):
             stream = self._streaming("synthesize-chunk")
             text = _text(event.data, "synthesize-chunk")
@@ -248,12 +247,12 @@ class WyomingHandler(AsyncEventHandler):
             if stream.held is None and not stream.text.pending.strip() and text.lstrip().startswith("<"):
                 stream.held = ""
             if stream.held is not None:
-                if len(stream.held) + len(text) > MAX_TEXT_CHARS:
-                    raise InputError(f"streamed SSML has over {MAX_TEXT_CHARS:,} characters")
+                if len(stream.held) + len(text) > MAX_UTTERANCE_CHARS:
+                    raise InputError(f"streamed SSML has over {MAX_UTTERANCE_CHARS:,} characters")
                 stream.held += text
                 return
-            if len(stream.text.pending) + len(text) > MAX_TEXT_CHARS:
-                raise InputError(f"streamed text has over {MAX_TEXT_CHARS:,} characters without a sentence end")
+            if len(stream.text.pending) + len(text) > MAX_UTTERANCE_CHARS:
+                raise InputError(f"streamed text has over {MAX_UTTERANCE_CHARS:,} characters without a sentence end")
             # Off the event loop: judging where sentences end normalizes text (linear, but not free).
             whole = await asyncio.to_thread(stream.text.feed, text)
             if whole.strip():

@@ -1,8 +1,7 @@
 """How many onnxruntime threads to use when the user does not say.
 
-More threads than idle cores make onnxruntime slower, not faster: on the 2-core
-development machine, 2 threads ran 1.45x slower than 1 while another process kept one
-core busy (../shared/notes/measurements.md). So: the cores this process may use, less the
+More threads than idle cores make onnxruntime slower, not faster (its threads wait for each
+other at every operation, and one of them waits for a busy core). So: the cores this process may use, less the
 other tasks running right now, at least 1 and at most 4 (beyond 4 the convolutions of a
 Piper voice gain little on small devices). "Running right now" is the instantaneous count of
 runnable tasks from /proc/loadavg, not the 1-minute load average, which still counts the

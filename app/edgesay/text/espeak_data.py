@@ -21,8 +21,8 @@ import zstandard
 from ..errors import PhonemizerError, VoiceError
 
 # What every language shares, copied from the English directory into the full one.
-_SHARED = ("phontab", "phonindex", "phondata", "intonations", "en_dict")
-_VOICES_ARCHIVE = "voices.tar.zst"
+SHARED_FILES = ("phontab", "phonindex", "phondata", "intonations", "en_dict")
+VOICES_ARCHIVE = "voices.tar.zst"
 _READY = "edgesay-ready"  # written last into a full directory: its base is complete
 
 
@@ -124,9 +124,9 @@ class EspeakData:
         shutil.rmtree(partial, ignore_errors=True)
         try:
             partial.mkdir()
-            for name in _SHARED:
+            for name in SHARED_FILES:
                 shutil.copyfile(self.english / name, partial / name)
-            with (open(languages / _VOICES_ARCHIVE, "rb") as packed,
+            with (open(languages / VOICES_ARCHIVE, "rb") as packed,
                   zstandard.ZstdDecompressor().stream_reader(packed) as stream,
                   tarfile.open(fileobj=stream, mode="r|") as tar):
                 _extract(tar, partial)

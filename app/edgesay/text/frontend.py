@@ -25,6 +25,7 @@ from .normalize import clean_only, normalize
 from .phoneme_ids import phonemes_to_ids, split_phonemes, with_punctuation
 from .sentences import MAX_SENTENCE_CHARS, Clause, Sentence, boundaries, split_sentences
 
+# One synthesis call of the Python API at most (a bound on the front end's own work).
 MAX_TEXT_CHARS = 10_000_000
 # BOS PAD EOS: what an empty sentence comes to (espeak-ng found nothing to say).
 EMPTY_IDS = 3
@@ -44,6 +45,11 @@ PHONEME_TYPES = (ESPEAK, TEXT)
 PHONEME_BLOCK = re.compile(r"(\[\[.*?\]\])")
 _BRACKETS = re.compile(r"\[\[|\]\]|\n")
 _WORD = re.compile(r"\w")
+
+
+def reads_english(phoneme_type: str, espeak_voice: str) -> bool:
+    """Whether a voice gets the English text normalization: an espeak-ng voice of English."""
+    return phoneme_type == ESPEAK and is_english(espeak_voice)
 
 
 def text_to_sentences(text: str) -> list[Sentence]:
@@ -154,7 +160,7 @@ class Frontend:
 
     @property
     def english(self) -> bool:
-        return self.phoneme_type == ESPEAK and is_english(self.espeak_voice)
+        return reads_english(self.phoneme_type, self.espeak_voice)
 
     def sentences(self, text: str) -> Iterator[Sentence]:
         """`text` as this voice's sentences, one at a time (another language's are read by

@@ -36,7 +36,7 @@ from textual.widgets import (
 
 from ..errors import EdgesayError, OutputError
 from ..loading import lookup, store
-from ..loading.engine import Engine
+from ..loading.factory import Engine
 from ..output.sinks import PlaybackSink, Sink, WavFileSink
 from ..system.sysinfo import SystemMonitor, SystemSample
 from ..voice import levels
@@ -171,7 +171,8 @@ class EdgesayApp(App[None]):
 
     @staticmethod
     def _load_engine(choices: Choices) -> Engine:
-        engine = Engine.load(lookup.resolve(choices.voice), threads=choices.threads, quality=choices.quality)
+        engine = Engine.load(lookup.resolve(choices.voice), threads=choices.threads, quality=choices.quality,
+                             prepare=True)
         engine.use_lexicon(choices.lexicons)
         return engine
 

@@ -49,7 +49,7 @@ _LENGTH = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
-class Level:
+class LevelParts:
     """One quality level of a voice: graph parts and an optional compensation part."""
 
     latent: str
@@ -71,7 +71,7 @@ class BundleSpec:
     config: dict[str, Any]
     meta: dict[str, Any]
     parts: dict[str, bytes]
-    levels: dict[str, Level]
+    levels: dict[str, LevelParts]
     default: str
     notes: dict[str, Any]
 
@@ -231,7 +231,7 @@ class Bundle:
             self.meta: dict[str, Any] = manifest["meta"]
             self.default: str = manifest["default"]
             self.notes: dict[str, Any] = manifest.get("notes", {})
-            self.levels = {name: Level(**level) for name, level in manifest["levels"].items()}
+            self.levels = {name: LevelParts(**level) for name, level in manifest["levels"].items()}
             last = max(e["offset"] + e["stored"] for e in self._entries.values())
             huge = [e["name"] for e in self._entries.values() if not 0 <= int(e["size"]) <= MAX_PART_BYTES]
         except VoiceError:
@@ -324,7 +324,18 @@ class Bundle:
         except (KeyError, TypeError, ValueError) as exc:
             raise VoiceError(f"voice bundle {self.origin} has a broken level {name}: {exc!r}") from exc
         digest = hashlib.sha256(" ".join(self._entries[part]["sha256"] for part in level.used).encode())
-        return VoiceLevel(self.config, split, compensation, name, digest.hexdigest()[:16], self.gain)
+        return VoiceLevel(self.config, split, compensation, name, digest.hexdigest()[:16], self.level_gain(name))
+
+    def level_gain(self, name: str) -> float:
+        """The loudness gain of level `name`: the voice's, times what makes that level as loud
+        as FP32 (a quantized decoder is a little quieter; 1.0 in bundles made before that)."""
+        try:
+            extra = float(self.meta.get("level_gains", {}).get(name, 1.0))
+        except (AttributeError, TypeError, ValueError):
+            raise VoiceError(f"voice bundle {self.origin} has a broken level gain") from None
+        if not 0.5 <= extra <= 2.0:
+            raise VoiceError(f"voice bundle {self.origin} has a level gain of {extra} for {name}, out of range")
+        return self.gain * extra
 
     @property
     def gain(self) -> float:

@@ -25,7 +25,8 @@ SPLIT = 4
 # with a floor of 1e-8. 8: the tail's audio-rate stage in 2-D form (prepare/lift.py).
 # 9: the latent graph for one sentence per run, layer norms fused (prepare/latent.py).
 # 10: the compensation fitted in closed loop (dsp/compensation.py, REFINEMENTS).
-PREPARED = 10
+# 11: each quantized level's loudness against FP32 in the meta ("level_gains").
+PREPARED = 11
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ

@@ -31,7 +31,7 @@ class QualityLevel:
 
     @property
     def parts(self) -> tuple[str, str, str, str | None, str]:
-        """Names of its parts in a bundle, in the order of voice.bundle.Level's fields: latent
+        """Names of its parts in a bundle, in the order of voice.bundle.LevelParts' fields: latent
         and flow graphs, the decoder's head, the compensation, the decoder's tail."""
         return (graph_part("latent", FP32), graph_part("flow", self.flow), graph_part(DECODER_HEAD, self.decoder),
                 compensation_part_name(self.name) if self.compensated else None,

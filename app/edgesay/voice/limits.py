@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 
+# One utterance at most: a --text, a line of input, a server request (streamed Wyoming text
+# without a sentence end too); longer text belongs in several.
+MAX_UTTERANCE_CHARS = 100_000
+
 
 @dataclass(frozen=True)
 class Bound:

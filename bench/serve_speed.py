@@ -2,7 +2,7 @@
 wyoming-bench's own client (`wyoming_bench.tts.client.measure_once`, PyPI wyoming-bench).
 Writes bench/results/serve.{json,md}.
 
-    python3 bench/serve.py [--rounds 3] [--binary build/out/<machine>/edgesay] [--config "--threads 2"]...
+    python3 bench/serve_speed.py [--rounds 3] [--binary build/out/<machine>/edgesay] [--config "--threads 2"]...
 
 - one client: time to first audio and real-time factor per shared sentence, non-streaming
   (`synthesize`) and streaming (`synthesize-start/chunk/stop`, as wyoming-bench sends it), the
@@ -186,11 +186,12 @@ def main() -> None:
                 server.process.wait(timeout=30)
     peer = "wyoming-piper 2.5.2"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {"machine": f"{os.uname().machine}, {cores} cores", "rounds": args.rounds, "sentences": len(lines),
+    record = {"machine": f"{os.uname().machine}, {cores} cores", "date": time.strftime("%Y-%m-%d %H:%M"),
+              "rounds": args.rounds, "sentences": len(lines),
               "clients": CLIENTS, "binary": bool(args.binary), "servers": result}
     (RESULTS / "serve.json").write_text(json.dumps(record, indent=2) + "\n")
     text = (f"# edgesay serve vs wyoming-piper 2.5.2 (wyoming-bench client)\n\n"
-            f"{record['machine']}; {len(lines)} shared sentences x {args.rounds} rounds, interleaved; medians of "
+            f"{record['machine']}; {record['date']}; {len(lines)} shared sentences x {args.rounds} rounds, interleaved; medians of "
             f"first audio, RTF = total time / audio time; ratios to wyoming-piper in brackets.\n\n"
             f"{table(result, peer)}\n")
     (RESULTS / "serve.md").write_text(text)

