@@ -208,12 +208,29 @@ class _Runs:
         self._source = runs
         self._taken: collections.deque[Run] = collections.deque()
         self._finished = 0  # of the current feed's runs
+        self._read_all = False  # the source has no more
 
-    def feed(self) -> Iterator[Run]:
-        """The runs left, for one engine's pass."""
+    @property
+    def done(self) -> bool:
+        """Every run is spoken."""
+        return self._read_all and not self._taken
+
+    def feed(self, more: Callable[[], bool]) -> Iterator[Run]:
+        """The runs left, for one engine's pass: while `more()` says so, after the first (the
+        engine asks for a run as it starts the one before, to make its latent graph ahead: a
+        pass that is to end after this run does not ask it for work it would throw away)."""
         self._finished = 0
-        yield from list(self._taken)
-        for run in self._source:
+        again = list(self._taken)
+        for n in itertools.count():
+            if n and not more():
+                return
+            if n < len(again):
+                yield again[n]
+                continue
+            run = next(self._source, None)
+            if run is None:
+                self._read_all = True
+                return
             self._taken.append(run)
             yield run
 
@@ -258,8 +275,14 @@ class _Synthesis:
         return self.spoken.started if self.first is None else self.first + self.produced / self.sample_rate
 
     def others_wait(self) -> bool:
-        """A request has no audio yet, or waits for an engine."""
-        return bool(self.speech.workers.fresh or self.speech.voices.waiting)
+        """A request has no audio yet or waits for an engine, or the next would wait for one."""
+        voices = self.speech.voices
+        return bool(self.speech.workers.fresh or voices.waiting or voices.exhausted())
+
+    def ahead(self) -> bool:
+        """The client has more than IN_HAND_SECONDS in hand while others wait: this synthesis
+        gives its engine back at its sentence's end."""
+        return self.due() - time.monotonic() > IN_HAND_SECONDS and self.others_wait()
 
     def served(self) -> None:
         """On the loop: this request has audio out (or has ended)."""
@@ -313,7 +336,7 @@ class _Synthesis:
     async def rest(self) -> None:
         """Between sentences, without an engine: until the client is down to IN_HAND_SECONDS or
         no request waits for its first audio or for an engine."""
-        while self.others_wait() and self.due() - time.monotonic() > IN_HAND_SECONDS:
+        while self.ahead():
             if self.stopped():
                 raise _Left
             await asyncio.sleep(_REST)
@@ -329,11 +352,12 @@ class _Synthesis:
 
     def speak(self, engine: Engine) -> bool:
         """One pass: True when every run is spoken, False when it stopped at a sentence's end
-        to give its engine back. Between windows it hands its worker slot to a more urgent
+        to give its engine back (`ahead`). Between windows it hands its worker slot to a more urgent
         request, and inside a sentence it waits with IN_HAND_MID_SENTENCE_SECONDS in hand."""
-        assert self.runs is not None  # begin() made them
+        runs = self.runs
+        assert runs is not None  # begin() made them
         workers = self.speech.workers
-        chunks = engine.speak(self.runs.feed(), self.settings)
+        chunks = engine.speak(runs.feed(lambda: not self.ahead()), self.settings)
         try:
             for chunk in chunks:
                 if self.stopped():  # a client that closed stops here, not 16 windows later
@@ -344,8 +368,8 @@ class _Synthesis:
                     self.loop.call_soon_threadsafe(self.served)
                 self.produced += chunk.samples.size
                 if chunk.run_end:
-                    self.runs.finished(chunk.run + 1)
-                    if self.others_wait() and self.due() - time.monotonic() > IN_HAND_SECONDS:
+                    runs.finished(chunk.run + 1)
+                    if self.ahead():  # (the next sentence's latent graph, made ahead, is thrown away)
                         return False
                 if workers.due < self.due():  # a request closer to running dry waits
                     self.loop.call_soon_threadsafe(self.turn.give)
@@ -360,7 +384,7 @@ class _Synthesis:
                             raise _Left
                         time.sleep(_REST)
                     self.wait(asyncio.run_coroutine_threadsafe(self.turn.take(self.due()), self.loop))
-            return True
+            return runs.done
         finally:
             chunks.close()
 

@@ -117,7 +117,8 @@ class LoadedVoices:
 
     def exhausted(self) -> bool:
         """Every engine there may be exists and none is idle: the next request would wait."""
-        return self._engines >= self.max_engines and not any(v.idle for v in self._loaded.values())
+        # (read from synthesis threads too: list() copies the voices in one step under the GIL)
+        return self._engines >= self.max_engines and not any(v.idle for v in list(self._loaded.values()))
 
     def prepared(self, name: str) -> bool:
         return store.is_prepared(resolve(self.catalog.arguments[name]))
