@@ -233,7 +233,7 @@ def test_a_signal_while_loading_or_speaking_is_a_clean_stop(sig: signal.Signals,
 
 
 @pytest.mark.skipif(not BINARY, reason="the binary's case: the pip package's interpreter keeps "
-                    "default signal actions for its own first ~0.1 s (README, Unattended use)")
+                    "default signal actions for its own first ~0.1 s (docs/architecture.md)")
 def test_the_binary_stops_cleanly_from_its_first_instant() -> None:
     """24 moments from 2 ms to 0.6 s: the onefile loader, its exec, Python's start, the imports.
     (Nuitka's forking loader swallowed a signal sent before its child existed, or left the child
