@@ -96,6 +96,31 @@ def test_prepare_writes_a_bundle_another_device_loads_without_preparing(env: dic
     assert "german" in listed and "de_DE" in listed
 
 
+def test_progress_on_a_terminal_is_a_bar_redrawn_in_place_then_one_done_line() -> None:
+    """Rich's bar, redrawn in place with the step, percent and time left; when the job ends the
+    bar goes and one line says how long it took."""
+    import io
+    import time
+
+    from edgesay.system.progress import StepProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    shown = StepProgress("preparing the voice", (("splitting", 1.0), ("quantizing", 1.0)), stream=out)
+    shown("splitting")
+    time.sleep(0.6)
+    shown("quantizing")
+    time.sleep(0.6)
+    shown.close()
+    text = out.getvalue()
+    assert "\r" in text and "━" in text  # redrawn in place, as a bar
+    assert "splitting (0 %, estimating time left)" in text and "quantizing (" in text and " left)" in text
+    assert text.endswith("\x1b[2Kedgesay: preparing the voice: done in 0:01\n"), text[-200:]
+
+
 def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     model = tiny_voice(tmp_path, "tiny-x_low", "fr", "fr_FR")
     env = {**os.environ, "EDGESAY_CACHE_DIR": str(tmp_path / "cache")}

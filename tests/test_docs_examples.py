@@ -66,3 +66,11 @@ def test_benchmarks_page_is_generated() -> None:
     """docs/benchmarks.md is what bench/tables.py makes of bench/results/, never edited by hand."""
     result = subprocess.run([sys.executable, "bench/tables.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_cache_rule_is_the_one_the_code_follows() -> None:
+    """docs/cli.md states the cache folder's rule as system/paths.CACHE_RULE words it (--help
+    prints the same words; the binary's bootstrap follows it in C, tested in test_binary.py)."""
+    from edgesay.system.paths import CACHE_RULE
+
+    assert CACHE_RULE in (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")

@@ -47,8 +47,7 @@ def cache_note() -> str:
     unpacked program), and how that was decided."""
     from ..system import paths
 
-    return (f"\ncache: {paths.cache_dir()}\n  ($EDGESAY_CACHE_DIR, else $XDG_CACHE_HOME/edgesay, else ~/.cache/edgesay "
-            "if the home is writable, else $TMPDIR/edgesay-UID/edgesay; the binary unpacks itself into its bin/ "
+    return (f"\ncache: {paths.cache_dir()}\n  ({paths.CACHE_RULE}; the binary unpacks itself into its bin/ "
             "folder, EDGESAY_CACHE_DIR aside)\n")
 
 

@@ -109,7 +109,13 @@ def config_dir() -> Path:
     return (user_home or Path("/nonexistent")) / ".config" / "edgesay"
 
 
+# cache_dir() in words, for --help and docs/cli.md (the tests hold the page to it).
+CACHE_RULE = ("$EDGESAY_CACHE_DIR, else $XDG_CACHE_HOME/edgesay, else ~/.cache/edgesay if the home is writable, "
+              "else $TMPDIR/edgesay-UID/edgesay")
+
+
 def cache_dir() -> Path:
+    """Where edgesay keeps what it makes (CACHE_RULE)."""
     override = os.environ.get("EDGESAY_CACHE_DIR")
     if override:
         return Path(override)

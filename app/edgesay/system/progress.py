@@ -69,15 +69,20 @@ class StepProgress:
             return f"{self.step} ({done * 100:.0f} %, {left})"
 
     def _redraw(self) -> None:
-        while not self._closed.wait(_REDRAW_SECONDS if self.step else 0):
-            filled = int(self.fraction() * _BAR)
-            self.stream.write(f"\r\x1b[2Kedgesay: {self.title} [{'#' * filled}{'-' * (_BAR - filled)}] {self.line()}")
-            self.stream.flush()
+        # Rich comes with the TUI's Textual; imported here, so a job without a terminal loads none of it.
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        columns = (TextColumn(f"edgesay: {self.title}"), BarColumn(bar_width=_BAR), TextColumn("{task.description}"))
+        with Progress(*columns, console=Console(file=self.stream), auto_refresh=False, transient=True) as bar:
+            task = bar.add_task(self.line(), total=1.0)
+            while not self._closed.wait(_REDRAW_SECONDS if self.step else 0):
+                bar.update(task, completed=self.fraction(), description=self.line(), refresh=True)
 
     def close(self) -> None:
         """Stop redrawing and leave the terminal's line clean."""
         self._closed.set()
         if self._thread is not None:
             self._thread.join()
-            self.stream.write(f"\r\x1b[2Kedgesay: {self.title}: done in {_clock(time.monotonic() - self.started)}\n")
+            self.stream.write(f"edgesay: {self.title}: done in {_clock(time.monotonic() - self.started)}\n")
             self.stream.flush()
