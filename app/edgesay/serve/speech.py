@@ -260,7 +260,6 @@ class _Synthesis:
         self.turn = _Turn(speech.workers, self.stopped)
         self.runs: _Runs | None = None
         self.settings = SynthesisSettings()
-        self.sample_rate = 0
         self.produced = 0  # samples handed to the buffer
         self.first: float | None = None  # when the first of them was
         self.fresh = False  # counted in workers.fresh
@@ -272,7 +271,7 @@ class _Synthesis:
 
     def due(self) -> float:
         """When the client runs out of audio, playing what it has from its first."""
-        return self.spoken.started if self.first is None else self.first + self.produced / self.sample_rate
+        return self.spoken.started if self.first is None else self.first + self.produced / self.spoken.sample_rate
 
     def others_wait(self) -> bool:
         """A request has no audio yet or waits for an engine, or the next would wait for one."""
@@ -328,7 +327,7 @@ class _Synthesis:
         config = engine.config
         self.settings = self.speech.settings(self.request, config)
         self.spoken.voice = self.speech.voices.catalog.info(self.request.voice).name
-        self.spoken.sample_rate = self.sample_rate = config.sample_rate
+        self.spoken.sample_rate = config.sample_rate
         self.runs = _Runs(engine.runs(self.request.text, self.settings, self.request.ssml))
         self.speech.workers.fresh += 1
         self.fresh = True
@@ -373,7 +372,7 @@ class _Synthesis:
                         return False
                 if workers.due < self.due():  # a request closer to running dry waits
                     self.loop.call_soon_threadsafe(self.turn.give)
-                    self.wait(asyncio.run_coroutine_threadsafe(self.turn.take(self.due()), self.loop))
+                    self.retake_turn()
                 elif workers.fresh and not self.speech.voices.waiting and \
                         self.due() - time.monotonic() > IN_HAND_MID_SENTENCE_SECONDS:
                     # (with a request waiting for an engine it goes on to the sentence's end instead,
@@ -383,7 +382,7 @@ class _Synthesis:
                         if self.stopped():
                             raise _Left
                         time.sleep(_REST)
-                    self.wait(asyncio.run_coroutine_threadsafe(self.turn.take(self.due()), self.loop))
+                    self.retake_turn()
             return runs.done
         finally:
             chunks.close()
@@ -400,6 +399,10 @@ class _Synthesis:
         self.loop.call_soon_threadsafe(self.turn.give)
         LOG.debug("%s: the client is behind; worker slot given up", self.spoken.voice)
         self.wait(future)
+        self.retake_turn()
+
+    def retake_turn(self) -> None:
+        """Queue for a worker slot again (given up to wait), by this stream's deadline."""
         self.wait(asyncio.run_coroutine_threadsafe(self.turn.take(self.due()), self.loop))
 
     def wait(self, future: "concurrent.futures.Future[None]") -> None:
