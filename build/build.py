@@ -43,7 +43,7 @@ from onefile_fastpath import patched_nuitka  # noqa: E402
 from runtime import LOADER, RUNTIME_DIR, glibc_version, minimum_kernel, read_elf  # noqa: E402
 
 # Installed packages whose versions go into the build id: a new onnxruntime is a new binary.
-PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "soundfile", "zstandard", "piper-tts", "textual",
+PINNED = ("nuitka", "numpy", "onnxruntime", "onnx", "zstandard", "piper-tts", "textual",
           "wyoming", "aiohttp", "zeroconf", "defusedxml")
 
 

@@ -41,6 +41,9 @@ TEXTS = [
     "The front door was locked at nine o'clock.",
 ]
 LONG = " ".join(["The garden sprinklers will run for ten minutes at six in the morning."] * 12)
+# Run-on text: sentences cut at 400 characters, each longer (with --length-scale 2) than a
+# client's buffer and its socket hold, so a client that reads nothing stalls inside one.
+RUN_ON = " and ".join(["the garden sprinklers will run for ten minutes at six in the morning"] * 24) + "."
 
 
 def free_port() -> int:
@@ -895,18 +898,55 @@ def test_unix_socket_is_private_to_its_group_and_never_taken_over(tmp_path: Path
         assert stop(s) == 0
 
 
-def test_engines_stay_within_workers_plus_voices_and_stalled_clients_make_room(tmp_path: Path) -> None:
-    """One worker and one voice: two engines at most. Three clients that read nothing hold
-    engines; a fourth, good client gets one by ending the synthesis of the one stalled longest,
-    well before --client-timeout would have dropped it."""
+def test_clients_that_read_nothing_hold_no_engine_between_sentences(tmp_path: Path) -> None:
+    """One worker and one voice: two engines at most. Two clients ask for many sentences and
+    read nothing: once half a buffer waits for each, each stops at a sentence's end and gives its
+    engine back (nobody else waiting yet), so a third client is served at once, neither of the
+    two is dropped for stalling, and when they read they get all of their audio, as a client
+    that read all along does (before, both held their engines until one was dropped)."""
     port = free_port()
-    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--workers", "1", "--max-voices", "1")
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--workers", "1", "--max-voices", "1", "--threads", "1",
+              "--noise-scale", "0", "--noise-w", "0")  # the same audio for the same text
+
+    async def scenario() -> tuple[Reply, list[Reply], Reply]:
+        idle = []
+        for _ in range(2):
+            client = AsyncTcpClient("127.0.0.1", port)
+            await client.connect()
+            await client.write_event(Synthesize(text=LONG).event())
+            idle.append(client)
+        await asyncio.sleep(8)  # each has made more than half its buffer, and reads none of it
+        try:
+            served = await asyncio.wait_for(synthesize(port, TEXTS[0]), 60)
+            late = [await read_until(client, "audio-stop") for client in idle]
+        finally:
+            for client in idle:
+                await client.disconnect()
+        return served, late, await synthesize(port, LONG)
+
+    try:
+        served, late, whole = run(scenario())
+    finally:
+        assert stop(s) == 0, s.log()
+    assert served.types == ["audio-start", "audio-stop"]
+    for reply in late:
+        assert reply.types == ["audio-start", "audio-stop"] and np.array_equal(reply.samples, whole.samples)
+    assert "dropping" not in s.log()
+
+
+def test_engines_stay_within_workers_plus_voices_and_stalled_clients_make_room(tmp_path: Path) -> None:
+    """One worker and one voice: two engines at most. Three clients that read nothing stall
+    inside long sentences, holding engines; a fourth, good client gets one by ending the
+    synthesis of the one stalled longest, well before --client-timeout would have dropped it."""
+    port = free_port()
+    s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--workers", "1", "--max-voices", "1",
+              "--length-scale", "2")
 
     async def scenario() -> Reply:
         idle = []
         for _ in range(3):
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(json.dumps({"type": "synthesize", "data": {"text": LONG * 4}}).encode() + b"\n")
+            writer.write(json.dumps({"type": "synthesize", "data": {"text": RUN_ON}}).encode() + b"\n")
             await writer.drain()
             idle.append(writer)
             await asyncio.sleep(4)

@@ -46,6 +46,11 @@ IN_HAND_SECONDS = 3.0
 # Inside a sentence it stops only with this much in hand, keeping its engine (a sentence cannot
 # move to another engine halfway): long sentences do not take the cores from new requests.
 IN_HAND_MID_SENTENCE_SECONDS = 8.0
+# A client with this many windows made and not taken is not keeping up with its engine (one that
+# plays in real time has about 10 s in hand then): its stream stops at a sentence's end and gives
+# its engine back whether or not another request waits, so a client that reads nothing holds an
+# engine only while one sentence fills its buffer, not until it is dropped for stalling.
+BEHIND_CHUNKS = BUFFERED_CHUNKS // 2
 _REST = 0.05  # seconds: how often a stream resting between sentences looks whether it may go on
 
 
@@ -279,9 +284,11 @@ class _Synthesis:
         return bool(self.speech.workers.fresh or voices.waiting or voices.exhausted())
 
     def ahead(self) -> bool:
-        """The client has more than IN_HAND_SECONDS in hand while others wait: this synthesis
-        gives its engine back at its sentence's end."""
-        return self.due() - time.monotonic() > IN_HAND_SECONDS and self.others_wait()
+        """The client has more than IN_HAND_SECONDS in hand while others wait, or BEHIND_CHUNKS
+        not taken: this synthesis gives its engine back at its sentence's end."""
+        # (qsize from a synthesis thread: the queue's length, read in one step under the GIL)
+        return self.buffer.qsize() >= BEHIND_CHUNKS or \
+            (self.due() - time.monotonic() > IN_HAND_SECONDS and self.others_wait())
 
     def served(self) -> None:
         """On the loop: this request has audio out (or has ended)."""
@@ -333,8 +340,9 @@ class _Synthesis:
         self.fresh = True
 
     async def rest(self) -> None:
-        """Between sentences, without an engine: until the client is down to IN_HAND_SECONDS or
-        no request waits for its first audio or for an engine."""
+        """Between sentences, without an engine: until the client has taken enough of its
+        audio and is down to IN_HAND_SECONDS, or no request waits for its first audio or for an
+        engine."""
         while self.ahead():
             if self.stopped():
                 raise _Left
