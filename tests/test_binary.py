@@ -152,6 +152,29 @@ def test_audio_is_the_python_engines(eval_sentences: list[str]) -> None:
 
 
 @native
+@pytest.mark.parametrize("case", ["xdg", "home", "no home"])
+def test_the_bootstrap_unpacks_where_python_keeps_its_cache(tmp_path: Path, case: str) -> None:
+    """The cache rule is written twice, since the bootstrap finds its folder before any Python
+    runs: in C (build/onefile_fastpath.py) and in edgesay.system.paths. Each case of the rule
+    gives both the same folder."""
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(tmp)}
+    if case == "xdg":
+        env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    elif case == "no home":
+        env["HOME"] = "/nonexistent"
+    assert subprocess.run([EXE, "--version"], capture_output=True, env=env, timeout=120).returncode == 0
+    python = subprocess.run([sys.executable, "-c", "from edgesay.system import paths; print(paths.cache_base())"],
+                            capture_output=True, text=True, env=env, check=True)
+    base = Path(python.stdout.strip())
+    assert base.is_relative_to(tmp_path) and (base / "edgesay" / "bin").is_dir()
+    unpacked = [p.relative_to(tmp_path) for p in tmp_path.rglob(".edgesay-unpacked")]
+    assert [p.parents[2] for p in unpacked] == [base.relative_to(tmp_path) / "edgesay"], unpacked
+
+
+@native
 def test_binary_needs_no_python_packages(tmp_path: Path) -> None:
     """Nothing from site-packages or the repo: an empty environment, another directory."""
     out = tmp_path / "x.wav"

@@ -1,6 +1,6 @@
 """Static INT8 quantization of the split graphs (QDQ, U8 activations, S8 per-channel weights).
 
-Why these choices (measured, see models/README.md): S8 activations let few convolutions
+Why these choices (docs/design/2026-11-24-int8-decoder.md): S8 activations let few convolutions
 fuse into QLinearConv, so nothing is gained; dynamic quantization makes ConvInteger, which
 is slower than FP32 on CPU. Activation ranges come from percentile calibration (99.9 %),
 which cuts the hiss of the decoder's high-rate layers by about a fifth against min/max. It

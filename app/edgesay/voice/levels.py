@@ -3,7 +3,7 @@ binary's build read. Adding a level is adding a row here (and, if it needs a gra
 way, a recipe for that decoder in prepare/pipeline.py).
 
 A level names the precision of each streamed graph; the latent graph (text encoder, durations)
-is FP32 at every level: quantizing it changes durations (models/README.md).
+is FP32 at every level: quantizing it changes durations (docs/design/2026-11-24-int8-decoder.md).
 """
 
 from dataclasses import dataclass
