@@ -41,8 +41,8 @@ TEXTS = [
     "The front door was locked at nine o'clock.",
 ]
 LONG = " ".join(["The garden sprinklers will run for ten minutes at six in the morning."] * 12)
-# Run-on text: sentences cut at 400 characters, each longer (with --length-scale 2) than a
-# client's buffer and its socket hold, so a client that reads nothing stalls inside one.
+# Run-on text: sentences cut at 400 characters, each (about 58 s with --length-scale 4) longer
+# than a client's buffer and what its socket holds, so a client that reads nothing stalls inside one.
 RUN_ON = " and ".join(["the garden sprinklers will run for ten minutes at six in the morning"] * 24) + "."
 
 
@@ -940,7 +940,7 @@ def test_engines_stay_within_workers_plus_voices_and_stalled_clients_make_room(t
     synthesis of the one stalled longest, well before --client-timeout would have dropped it."""
     port = free_port()
     s = start(tmp_path, "--uri", f"tcp://127.0.0.1:{port}", "--workers", "1", "--max-voices", "1",
-              "--length-scale", "2")
+              "--length-scale", "4")
 
     async def scenario() -> Reply:
         idle = []

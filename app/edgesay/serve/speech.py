@@ -45,7 +45,7 @@ _WATCH = 0.25  # seconds: how often the server looks for such a client while eve
 IN_HAND_SECONDS = 3.0
 # Inside a sentence it stops only with this much in hand, keeping its engine (a sentence cannot
 # move to another engine halfway): long sentences do not take the cores from new requests.
-IN_HAND_MID_SENTENCE_SECONDS = 8.0
+IN_HAND_MID_SENTENCE_SECONDS = 5.0
 # A client with this many windows made and not taken is not keeping up with its engine (one that
 # plays in real time has about 10 s in hand then): its stream stops at a sentence's end and gives
 # its engine back whether or not another request waits, so a client that reads nothing holds an
@@ -290,6 +290,12 @@ class _Synthesis:
         return self.buffer.qsize() >= BEHIND_CHUNKS or \
             (self.due() - time.monotonic() > IN_HAND_SECONDS and self.others_wait())
 
+    def yields(self) -> bool:
+        """At a sentence's end, this pass ends and gives its engine back with its worker slot:
+        the client is `ahead`, or a request closer to running dry waits for a slot (holding an
+        engine while queueing for a slot would leave that request waiting for an engine)."""
+        return self.ahead() or self.speech.workers.due < self.due()
+
     def served(self) -> None:
         """On the loop: this request has audio out (or has ended)."""
         if self.fresh:
@@ -304,10 +310,14 @@ class _Synthesis:
         voices = self.speech.voices
         try:
             while True:
+                # A worker slot first, by deadline, then an engine: an engine is held only to
+                # compute with at once, never by a stream queueing for a slot (which left requests
+                # closer to their deadline waiting for an engine rather than for a slot).
+                await self.turn.take(self.due())
                 engine = await voices.take(voice, self.turn.give, self.stopped)
                 self.active.engine = True
                 try:
-                    await self.turn.take(self.due())  # given up if it waited for an engine
+                    await self.turn.take(self.due())  # again if it was given up to wait for the engine
                     if self.runs is None:
                         self.begin(engine)
                     done = self.loop.run_in_executor(self.speech._threads, self.speak, engine)
@@ -359,12 +369,12 @@ class _Synthesis:
 
     def speak(self, engine: Engine) -> bool:
         """One pass: True when every run is spoken, False when it stopped at a sentence's end
-        to give its engine back (`ahead`). Between windows it hands its worker slot to a more urgent
+        to give its engine back (`yields`). Between windows it hands its worker slot to a more urgent
         request, and inside a sentence it waits with IN_HAND_MID_SENTENCE_SECONDS in hand."""
         runs = self.runs
         assert runs is not None  # begin() made them
         workers = self.speech.workers
-        chunks = engine.speak(runs.feed(lambda: not self.ahead()), self.settings)
+        chunks = engine.speak(runs.feed(lambda: not self.yields()), self.settings)
         try:
             for chunk in chunks:
                 if self.stopped():  # a client that closed stops here, not 16 windows later
@@ -376,7 +386,7 @@ class _Synthesis:
                 self.produced += chunk.samples.size
                 if chunk.run_end:
                     runs.finished(chunk.run + 1)
-                    if self.ahead():  # (the next sentence's latent graph, made ahead, is thrown away)
+                    if self.yields():  # (the next sentence's latent graph, made ahead, is thrown away)
                         return False
                 if workers.due < self.due():  # a request closer to running dry waits
                     self.loop.call_soon_threadsafe(self.turn.give)
@@ -386,7 +396,9 @@ class _Synthesis:
                     # (with a request waiting for an engine it goes on to the sentence's end instead,
                     # where it gives its engine back)
                     self.loop.call_soon_threadsafe(self.turn.give)
-                    while workers.fresh and self.due() - time.monotonic() > IN_HAND_SECONDS:
+                    # (until a request waits for an engine: then on to the sentence's end, to give this one back)
+                    while workers.fresh and not self.speech.voices.waiting and \
+                            self.due() - time.monotonic() > IN_HAND_SECONDS:
                         if self.stopped():
                             raise _Left
                         time.sleep(_REST)
