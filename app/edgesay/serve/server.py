@@ -108,15 +108,36 @@ class Connections:
             await asyncio.wait(self.wyoming, timeout=timeout)
 
 
+# A refused HTTP connection's request is read and thrown away for at most this long after the
+# 503: closed with the request unread, the kernel resets the connection, and a client still
+# sending its body gets a broken pipe instead of the answer.
+_REFUSED_LINGER_SECONDS = 1.0
+
+
 class _Refused(asyncio.Protocol):
-    """An HTTP connection over the limit: one 503 and closed, before anything is read."""
+    """An HTTP connection over the limit: one 503 at once, its own side closed, and whatever the
+    client sends meanwhile discarded until it closes or _REFUSED_LINGER_SECONDS pass."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # a stream server's transport
         body = b'{"error": "too many connections to this server; try again"}'
         transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                         b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-        transport.close()
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        self._timer = asyncio.get_running_loop().call_later(_REFUSED_LINGER_SECONDS, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the request of a refused connection: not parsed, not kept
+
+    def eof_received(self) -> bool:
+        return False  # the client has sent all: the transport closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if hasattr(self, "_timer"):
+            self._timer.cancel()
 
 
 def _lower_priority_child() -> None:
