@@ -118,6 +118,9 @@ class _Refused(asyncio.Protocol):
     """An HTTP connection over the limit: one 503 at once, its own side closed, and whatever the
     client sends meanwhile discarded until it closes or _REFUSED_LINGER_SECONDS pass."""
 
+    def __init__(self) -> None:
+        self._timer: asyncio.TimerHandle | None = None  # closes a lingering connection
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # a stream server's transport
         body = b'{"error": "too many connections to this server; try again"}'
@@ -136,7 +139,7 @@ class _Refused(asyncio.Protocol):
         return False  # the client has sent all: the transport closes
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if hasattr(self, "_timer"):
+        if self._timer is not None:
             self._timer.cancel()
 
 

@@ -296,6 +296,13 @@ class _Synthesis:
         engine while queueing for a slot would leave that request waiting for an engine)."""
         return self.ahead() or self.speech.workers.due < self.due()
 
+    def waits_mid_sentence(self, in_hand: float) -> bool:
+        """Inside a sentence, with more than `in_hand` seconds in hand: it waits for its client
+        while a request has no audio yet, keeping its engine, unless a request waits for an
+        engine (then it goes on to the sentence's end, where it gives this one back)."""
+        return bool(self.speech.workers.fresh) and not self.speech.voices.waiting and \
+            self.due() - time.monotonic() > in_hand
+
     def served(self) -> None:
         """On the loop: this request has audio out (or has ended)."""
         if self.fresh:
@@ -391,14 +398,9 @@ class _Synthesis:
                 if workers.due < self.due():  # a request closer to running dry waits
                     self.loop.call_soon_threadsafe(self.turn.give)
                     self.retake_turn()
-                elif workers.fresh and not self.speech.voices.waiting and \
-                        self.due() - time.monotonic() > IN_HAND_MID_SENTENCE_SECONDS:
-                    # (with a request waiting for an engine it goes on to the sentence's end instead,
-                    # where it gives its engine back)
+                elif self.waits_mid_sentence(IN_HAND_MID_SENTENCE_SECONDS):
                     self.loop.call_soon_threadsafe(self.turn.give)
-                    # (until a request waits for an engine: then on to the sentence's end, to give this one back)
-                    while workers.fresh and not self.speech.voices.waiting and \
-                            self.due() - time.monotonic() > IN_HAND_SECONDS:
+                    while self.waits_mid_sentence(IN_HAND_SECONDS):
                         if self.stopped():
                             raise _Left
                         time.sleep(_REST)
