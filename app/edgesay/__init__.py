@@ -18,6 +18,11 @@ __version__ = "0.1.0"
 # An explicit ORT_DISABLE_TELEMETRY in the environment is left as the user set it.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+# numpy's OpenBLAS starts a thread per core at import that spins waiting for work, while edgesay's
+# matrices are small (Mel bands of a window): one thread gives start-up's CPU back to speaking, and
+# makes a preparation's sums, so its bundle, the same on every machine whatever its core count.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # The names below are imported when first used, so that `import edgesay` (and the command,
 # which installs its signal handlers before numpy and onnxruntime load) stays light.
 _EXPORTS = {
