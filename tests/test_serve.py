@@ -1060,9 +1060,15 @@ def test_a_new_request_does_not_wait_for_a_long_stream(tmp_path: Path) -> None:
 
 def test_a_server_at_the_reference_level_is_as_loud_as_at_the_default(server: Server, tmp_path: Path) -> None:
     """`--quality` changes the graphs, not the loudness (the module's server runs the default level)."""
+    from conftest import BINARY
+    from edgesay.loading.store import prepared_bundle
+    from edgesay.system import paths
+
     web = free_port()
+    # The binary's embedded voice has no FP32 level: it gets the whole bundle of the same voice.
+    voice = ["--voice", str(prepared_bundle(*paths.default_voice(), progress=lambda _: None))] if BINARY else []
     s = start(tmp_path, "--http", f"127.0.0.1:{web}", "--quality", "reference", "--noise-scale", "0",
-              "--noise-w-scale", "0", "--workers", "1")
+              "--noise-w-scale", "0", "--workers", "1", *voice)
     try:
         text = {"text": "When the power came back on, the old radio in the kitchen started playing."}
         levels = {}
