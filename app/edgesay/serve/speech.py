@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..errors import EdgesayError, InputError, VoiceError
 from ..runtime.engine import Engine, Run
+from ..system.memory import Trimmer
 from ..voice.config import SynthesisSettings, VoiceConfig
 from ..voice.limits import MAX_UTTERANCE_CHARS
 from .voices import LOG, ClientGone, LoadedVoice, LoadedVoices, NotPrepared, UnknownVoice
@@ -448,6 +449,7 @@ class Speech:
         self._stopping = threading.Event()
         self._buffers: set[asyncio.Queue[bytes | BaseException | None]] = set()
         self._active: list[_Active] = []
+        self._trim = Trimmer()  # when the last synthesis ends, free memory goes back to the system
         voices.reclaim = self._drop_stalled
 
     def _drop_stalled(self) -> bool:
@@ -538,6 +540,8 @@ class Speech:
             with contextlib.suppress(ValueError):  # already gone if it was dropped
                 self._active.remove(active)
             synthesis.turn.give()
+            if not self._buffers:
+                self._trim()
 
     def shutdown(self) -> None:
         """Stop every synthesis at its next window, and wake every request waiting for audio
