@@ -169,8 +169,8 @@ async def prepare_voices(catalog: Catalog, names: list[str], command: tuple[str,
                 await child.wait()
 
 
-# Two malloc arenas for a server's dozen threads (system/memory.py): a 30-minute soak with
-# glibc's default of 16 on two cores ended 13.6 MB larger than it started.
+# Two malloc arenas for a server's dozen threads (system/memory.py): with glibc's default of
+# eight per core, what one arena frees another does not reuse, and a long-running server creeps up.
 SERVER_ARENAS = 2
 
 
