@@ -34,7 +34,7 @@ SHARED = ROOT.parent / "shared" / "eval" / "sentences.txt"
 LOCAL = ROOT / "tests" / "data" / "sentences.txt"
 PROFILES = {"a72": ("cortex-a72", "Raspberry Pi 4 (Cortex-A72; A53 boards have its features)"),
             "a76": ("cortex-a76", "Raspberry Pi 5 (Cortex-A76, dot product and fp16; A55 and A78 have them too)")}
-ENGINES = ("piper", "reference", "balanced", "fast")
+ENGINES = ("piper", "balanced", "reference", "fast")  # the default level first after Piper
 
 
 def count(cache: Path, profile: str, engine: str, sentences: Path, n: int, bundle: Path,
@@ -108,16 +108,25 @@ def main() -> int:
     bundle = paths.embedded_bundle() or store.prepared_bundle(*paths.default_voice())
     sentences = SHARED if SHARED.is_file() else LOCAL
     profiles, engines = args.profiles.split(","), args.engines.split(",")
-    results = []
-    for profile in profiles:
-        for engine in engines:
-            print(f"arm: counting {engine} on {profile}", file=sys.stderr, flush=True)
-            results.append(count(cache, profile, engine, sentences, args.sentences, bundle))
-            if args.libraries:
-                results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so"))
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     n = len([x for x in sentences.read_text(encoding="utf-8").splitlines() if x.strip()][:args.sentences])
+    runs = [(engine, profile) for engine in engines for profile in profiles]
+    results: list[dict] = []  # type: ignore[type-arg]
+    # Engine by engine, both profiles each, and the results written after every count: a run of an
+    # hour that is stopped keeps what it counted (its header says how much).
+    for done, (engine, profile) in enumerate(runs, 1):
+        print(f"arm: counting {engine} on {profile} ({done} of {len(runs)})", file=sys.stderr, flush=True)
+        results.append(count(cache, profile, engine, sentences, args.sentences, bundle))
+        if args.libraries:
+            results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so"))
+        write(results, profiles, qemu, n, bundle, f"{done} of {len(runs)} runs" if done < len(runs) else "")
+    return 0
+
+
+def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: Path,  # type: ignore[type-arg]
+          partial: str) -> None:
     header = (f"# Instructions executed on ARM profiles, counted under qemu\n\n"
+              f"{'**Incomplete: ' + partial + '.** ' if partial else ''}"
               f"{time.strftime('%Y-%m-%d %H:%M')}, counted on {platform.machine()} with {qemu}; {n} shared "
               f"sentences, one thread, warm, the default voice ({bundle.name}). **A count is a model of work, "
               f"not a time**: qemu models no caches, pipelines or memory, so equal counts may run at different "
@@ -126,8 +135,7 @@ def main() -> int:
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "arm.md").write_text(header + table(results, profiles))
     (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "results": results}, indent=1))
-    print(header + table(results, profiles))
-    return 0
+    print(header + table(results, profiles), flush=True)
 
 
 if __name__ == "__main__":

