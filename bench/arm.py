@@ -111,7 +111,7 @@ def main() -> int:
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     n = len([x for x in sentences.read_text(encoding="utf-8").splitlines() if x.strip()][:args.sentences])
     runs = [(engine, profile) for engine in engines for profile in profiles]
-    results: list[dict] = []  # type: ignore[type-arg]
+    results: list[dict] = []
     # Engine by engine, both profiles each, and the results written after every count: a run of an
     # hour that is stopped keeps what it counted (its header says how much).
     for done, (engine, profile) in enumerate(runs, 1):
@@ -123,7 +123,7 @@ def main() -> int:
     return 0
 
 
-def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: Path,  # type: ignore[type-arg]
+def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: Path,
           partial: str) -> None:
     header = (f"# Instructions executed on ARM profiles, counted under qemu\n\n"
               f"{'**Incomplete: ' + partial + '.** ' if partial else ''}"
