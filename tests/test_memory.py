@@ -41,7 +41,7 @@ def test_arenas_are_limited_before_threads_start():
     # In a fresh process: 8 threads that allocate at once share at most 2 arenas (glibc's
     # default would give each its own).
     code = """
-import ctypes, threading, re
+import ctypes, threading
 from edgesay.system import memory
 assert memory.limit_arenas(2)
 libc = ctypes.CDLL(None)

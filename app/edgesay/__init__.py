@@ -20,7 +20,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 # numpy's OpenBLAS starts a thread per core at import that spins waiting for work, while edgesay's
 # matrices are small (Mel bands of a window): one thread gives start-up's CPU back to speaking, and
-# makes a preparation's sums, so its bundle, the same on every machine whatever its core count.
+# a preparation's sums no longer depend on the machine's core count.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # The names below are imported when first used, so that `import edgesay` (and the command,
