@@ -111,7 +111,7 @@ def main() -> int:
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     n = len([x for x in sentences.read_text(encoding="utf-8").splitlines() if x.strip()][:args.sentences])
     runs = [(engine, profile) for engine in engines for profile in profiles]
-    results: list[dict] = []
+    results = kept(qemu, n, set(runs))
     # Engine by engine, both profiles each, and the results written after every count: a run of an
     # hour that is stopped keeps what it counted (its header says how much).
     for done, (engine, profile) in enumerate(runs, 1):
@@ -119,8 +119,22 @@ def main() -> int:
         results.append(count(cache, profile, engine, sentences, args.sentences, bundle))
         if args.libraries:
             results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so"))
-        write(results, profiles, qemu, n, bundle, f"{done} of {len(runs)} runs" if done < len(runs) else "")
+        counted = {(r["engine"], r["profile"]) for r in results}
+        missing = [f"{e} on {p}" for e in ENGINES for p in profiles if (e, p) not in counted]
+        write(results, profiles, qemu, n, bundle, "not counted yet: " + ", ".join(missing) if missing else "")
     return 0
+
+
+def kept(qemu: str, n: int, redone: set[tuple[str, str]]) -> list[dict]:
+    """Earlier counts of the same qemu and sentences that this run does not redo: counting every
+    engine takes hours, so a run of a few engines adds to the table rather than replacing it."""
+    try:
+        earlier = json.loads((ROOT / "bench" / "results" / "arm.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if earlier.get("qemu") != qemu or earlier.get("sentences") != n:
+        return []
+    return [r for r in earlier["results"] if (r["engine"], r["profile"]) not in redone]
 
 
 def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: Path,
@@ -134,7 +148,7 @@ def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: P
               f"hand. Stage shares are of edgesay's own count (`EDGESAY_STAGE_MARKERS`); 'other' is the rest.\n\n")
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "arm.md").write_text(header + table(results, profiles))
-    (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "results": results}, indent=1))
+    (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "sentences": n, "results": results}, indent=1))
     print(header + table(results, profiles), flush=True)
 
 
