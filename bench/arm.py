@@ -34,11 +34,11 @@ SHARED = ROOT.parent / "shared" / "eval" / "sentences.txt"
 LOCAL = ROOT / "tests" / "data" / "sentences.txt"
 PROFILES = {"a72": ("cortex-a72", "Raspberry Pi 4 (Cortex-A72; A53 boards have its features)"),
             "a76": ("cortex-a76", "Raspberry Pi 5 (Cortex-A76, dot product and fp16; A55 and A78 have them too)")}
-ENGINES = ("piper", "balanced", "reference", "fast")  # the default level first after Piper
+ENGINES = ("piper", "balanced", "balanced-fp16", "reference", "fast")  # the default levels first after Piper
 
 
 def count(cache: Path, profile: str, engine: str, sentences: Path, n: int, bundle: Path,
-          plugin: str = "libinsn.so") -> dict[str, object]:
+          plugin: str = "libinsn.so", core: int | None = None) -> dict[str, object]:
     """One counted run: instructions in the span, per stage (edgesay), seconds of audio."""
     cpu = PROFILES[profile][0]
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
@@ -48,7 +48,8 @@ def count(cache: Path, profile: str, engine: str, sentences: Path, n: int, bundl
                "PYTHONPATH": f"{cache / 'site'}:{ROOT / 'app'}", "EDGESAY_STAGE_MARKERS": "1",
                "EDGESAY_CACHE_DIR": str(cache / f"edgesay-cache-{profile}"), "PYTHONDONTWRITEBYTECODE": "1"}
         # One host core: the plugin's inline counter is shared by the guest's threads.
-        command = ["taskset", "-c", str(os.cpu_count() - 1 if os.cpu_count() else 0), "qemu-aarch64", "-cpu", cpu,
+        core = (os.cpu_count() or 1) - 1 if core is None else core
+        command = ["taskset", "-c", str(core), "qemu-aarch64", "-cpu", cpu,
                    "-plugin", f"{cache / plugin},out={out.name}", str(cache / f"root-{profile}" / "usr/bin/python3.11"),
                    str(ROOT / "bench" / "arm" / "guest.py"), *args]
         started = time.monotonic()
@@ -99,6 +100,7 @@ def main() -> int:
     parser.add_argument("--profiles", default="a72,a76")
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--libraries", action="store_true", help="also count per library (a second run each)")
+    parser.add_argument("--core", type=int, help="the host core to count on (default: the last)")
     args = parser.parse_args()
     cache = Path(subprocess.run(["bash", str(ROOT / "bench" / "arm" / "setup.sh")], check=True,
                                 capture_output=True, text=True).stdout.strip().splitlines()[-1])
@@ -116,9 +118,9 @@ def main() -> int:
     # hour that is stopped keeps what it counted (its header says how much).
     for done, (engine, profile) in enumerate(runs, 1):
         print(f"arm: counting {engine} on {profile} ({done} of {len(runs)})", file=sys.stderr, flush=True)
-        results.append(count(cache, profile, engine, sentences, args.sentences, bundle))
+        results.append(count(cache, profile, engine, sentences, args.sentences, bundle, core=args.core))
         if args.libraries:
-            results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so"))
+            results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so", args.core))
         counted = {(r["engine"], r["profile"]) for r in results}
         missing = [f"{e} on {p}" for e in ENGINES for p in profiles if (e, p) not in counted]
         write(results, profiles, qemu, n, bundle, "not counted yet: " + ", ".join(missing) if missing else "")

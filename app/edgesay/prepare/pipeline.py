@@ -1,7 +1,7 @@
 """Turn a Piper voice (FP32 .onnx + .onnx.json) into an edgesay bundle with every quality level.
 
     split -> calibration latents -> quantize (flow, decoders) -> compensation -> cut -> lift
-          -> lighter latent graph -> optimize -> pack
+          -> lighter latent graph -> optimize -> FP16 tail convolutions -> pack
 
 Which graphs and compensations to make follows the table of levels (voice/levels.py). The
 engine runs this when it meets a voice with no bundle yet (once, then cached), and `models/`
@@ -25,9 +25,10 @@ from ..voice import formats, levels
 from ..voice.bundle import BundleSpec, LevelParts, compensation_part
 from ..voice.config import VoiceConfig
 from ..voice.graphs import SplitVoice
-from ..voice.levels import DECODER_HEAD, DECODER_TAIL, FP32, INT8, MIXED, compensation_part_name, graph_part
+from ..voice.levels import DECODER_HEAD, DECODER_TAIL, FP32, INT8, MIXED, MIXED16, compensation_part_name, graph_part
 from . import polyphase, steps
 from .calibrate import Latents, calibration_latents, compensate_level, decode_all, windows
+from .half import half_convolutions
 from .latent import lighter_graph, probe_ids, same_outputs
 from .lift import lift_graph
 from .optimize import optimize
@@ -121,10 +122,13 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
     reference = decode_all(fp32["decoder"], latents)  # FP32 speech of every calibration sentence
     compensations: dict[str, Compensation] = {}
     level_gains: dict[str, float] = {}  # each quantized level's loudness against FP32, as heard
+    fitted: dict[str, tuple[Compensation, float]] = {}  # per decoder: levels that share one share its fit
     for level in levels.LEVELS:
         if level.compensated:
-            compensations[level.name], level_gains[level.name] = compensate_level(
-                reference, decoders[level.decoder], latents, config.sample_rate)
+            if level.decoder not in fitted:
+                fitted[level.decoder] = compensate_level(reference, decoders[level.decoder], latents,
+                                                         config.sample_rate)
+            compensations[level.name], level_gains[level.name] = fitted[level.decoder]
     progress(steps.OPTIMIZE)
     latent, notes = latent_graph(fp32["latent"], config)
     parts = {graph_part("latent", FP32): latent}
@@ -134,6 +138,10 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
         head, tail = cut_graph(graph)
         parts[graph_part(DECODER_HEAD, precision)] = optimize(head)
         parts[graph_part(DECODER_TAIL, precision)] = optimize(lift_graph(tail))
+    if any(level.tail == MIXED16 for level in levels.LEVELS):
+        # From the optimized tail: optimizing on this machine would turn FP16 convolutions that
+        # it has no kernel for back into FP32 ones.
+        parts[graph_part(DECODER_TAIL, MIXED16)] = half_convolutions(parts[graph_part(DECODER_TAIL, MIXED)])
     raw_config = json.loads(config_path.read_text(encoding="utf-8"))
     return bundle_spec(split, raw_config, parts, compensations, {"source": model.name, **notes}, voice_gain(reference),
                        level_gains)

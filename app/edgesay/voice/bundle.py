@@ -32,10 +32,12 @@ import numpy as np
 
 from ..dsp.compensation import Compensation
 from ..errors import VoiceError
+from ..system import cpu
 from ..system.files import PendingFile
 from . import formats
 from .config import VoiceConfig
 from .graphs import SplitVoice, StoredGraph
+from .levels import default_for
 
 MAGIC = b"EDGESAY\x00"
 FORMAT = formats.BUNDLE
@@ -309,7 +311,7 @@ class Bundle:
         return StoredGraph(name, str(self._entry(name)["sha256"]), partial(self.part, name))
 
     def level(self, quality: str | None = None) -> VoiceLevel:
-        name = quality or self.default
+        name = quality or self.cpu_default
         if name not in self.levels:
             raise VoiceError(f"voice bundle {self.origin} has no quality level {name!r} "
                              f"(it has: {', '.join(self.levels)})")
@@ -325,6 +327,11 @@ class Bundle:
             raise VoiceError(f"voice bundle {self.origin} has a broken level {name}: {exc!r}") from exc
         digest = hashlib.sha256(" ".join(self._entries[part]["sha256"] for part in level.used).encode())
         return VoiceLevel(self.config, split, compensation, name, digest.hexdigest()[:16], self.level_gain(name))
+
+    @property
+    def cpu_default(self) -> str:
+        """The level this voice speaks at on this CPU unless told otherwise."""
+        return default_for(cpu.features(), self.levels, self.default)
 
     def level_gain(self, name: str) -> float:
         """The loudness gain of level `name`: the voice's, times what makes that level as loud

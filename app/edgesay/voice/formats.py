@@ -26,7 +26,8 @@ SPLIT = 4
 # 9: the latent graph for one sentence per run, layer norms fused (prepare/latent.py).
 # 10: the compensation fitted in closed loop (dsp/compensation.py, REFINEMENTS).
 # 11: each quantized level's loudness against FP32 in the meta ("level_gains").
-PREPARED = 11
+# 12: the balanced-fp16 level (its tail's float convolutions in FP16, prepare/half.py).
+PREPARED = 12
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ

@@ -6,6 +6,7 @@ A level names the precision of each streamed graph; the latent graph (text encod
 is FP32 at every level: quantizing it changes durations (docs/design/2026-11-24-int8-decoder.md).
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..errors import VoiceError
@@ -13,6 +14,7 @@ from ..errors import VoiceError
 FP32 = "fp32"
 INT8 = "int8"
 MIXED = "mixed"  # INT8 but for the decoder's last (audio-rate) stage
+MIXED16 = "mixed16"  # MIXED with the audio-rate stage's convolutions in FP16 (a decoder tail only)
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class QualityLevel:
     compensated: bool  # a Mel gain compensation is fitted for its decoder and applied
     in_binary: bool  # the binary's embedded voice carries it (FP32 graphs would add 34 MB)
     summary: str  # for --help and the TUI
+    tail: str | None = None  # the decoder tail's precision, if not the decoder's
+    # The CPU feature (system/cpu.py) on which this level is the default: it pays only there.
+    default_on: str | None = None
 
     @property
     def quantized(self) -> bool:
@@ -35,7 +40,7 @@ class QualityLevel:
         and flow graphs, the decoder's head, the compensation, the decoder's tail."""
         return (graph_part("latent", FP32), graph_part("flow", self.flow), graph_part(DECODER_HEAD, self.decoder),
                 compensation_part_name(self.name) if self.compensated else None,
-                graph_part(DECODER_TAIL, self.decoder))
+                graph_part(DECODER_TAIL, self.tail or self.decoder))
 
 DECODER_HEAD, DECODER_TAIL = "decoder_head", "decoder_tail"  # a decoder's two graphs (voice/graphs.py)
 
@@ -53,6 +58,12 @@ LEVELS = (
                  summary="all-INT8 decoder, compensated; audibly a little hissier"),
     QualityLevel("balanced", INT8, MIXED, compensated=True, in_binary=True,
                  summary="INT8 but the decoder's audio-rate stage, compensated"),
+    # balanced's graphs and compensation but for the tail: on a CPU with FP16 arithmetic (Pi 5,
+    # Orin) its audio-rate convolutions execute 0.88x the tail's instructions; elsewhere onnxruntime
+    # runs them in FP32 and the casts only add work (bench/results/arm.md).
+    QualityLevel("balanced-fp16", INT8, MIXED, compensated=True, in_binary=True, tail=MIXED16,
+                 summary="balanced, its audio-rate convolutions in FP16 (default on CPUs with FP16 arithmetic)",
+                 default_on="asimdhp"),
     QualityLevel("reference", FP32, FP32, compensated=False, in_binary=False,
                  summary="FP32, as Piper runs it"),
 )
@@ -71,3 +82,13 @@ def check(name: str | None) -> None:
     """None (the voice's default level) or a known level."""
     if name is not None:
         level(name)
+
+
+def default_for(features: Collection[str], available: Collection[str], fallback: str) -> str:
+    """The level a voice speaks at unless told otherwise on a CPU with `features`: the one made
+    for a feature the CPU has, if the voice carries it, else the voice's own default."""
+    for candidate in LEVELS:
+        if candidate.default_on in features and candidate.name in available:
+            return candidate.name
+    return fallback
+
