@@ -9,6 +9,7 @@ import pytest
 
 from conftest import run_cli
 from edgesay import Engine, VoiceError, VoiceFiles
+from edgesay.voice import levels
 from edgesay.voice.bundle import FORMAT, MAGIC, Bundle, BundleSpec, LevelParts, pack
 from edgesay.voice.files import SUFFIX
 
@@ -140,7 +141,7 @@ def test_cli_names_the_corrupt_bundle_in_one_line(tmp_path: Path, default_bundle
 
 
 def test_the_prepared_bundle_speaks_at_every_level(default_bundle: Path) -> None:
-    for quality in ("fast", "balanced", "reference"):
+    for quality in levels.NAMES:
         engine = Engine.load(VoiceFiles.from_model(default_bundle), threads=1, quality=quality)
         assert engine.quality == quality
         audio = [c.samples.copy() for c in engine.synthesize("Hello there.")]
@@ -149,7 +150,7 @@ def test_the_prepared_bundle_speaks_at_every_level(default_bundle: Path) -> None
 
 def test_parts_of_the_real_bundle_match_their_manifest(default_bundle: Path) -> None:
     bundle = Bundle.read(default_bundle)
-    assert set(bundle.levels) == {"fast", "balanced", "reference"}
+    assert set(bundle.levels) == set(levels.NAMES)
     assert bundle.default == "balanced"
     # INT8 graphs are about a quarter of their FP32 ones.
     assert len(bundle.part("flow.int8.onnx")) < 0.35 * len(bundle.part("flow.fp32.onnx"))

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli
+from edgesay.voice import levels
 
 DATA = Path(__file__).parent / "data"
 LANGUAGES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it": "it_IT", "nl": "nl_NL", "pl": "pl_PL",
@@ -20,7 +21,7 @@ LANGUAGES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it": "it_IT", "nl": "
 SAY = {"de": "Guten Morgen, am 3. Mai.", "fr": "Bonjour, le 3 mai.", "es": "Buenos días, el 3 de mayo.",
        "it": "Buongiorno, il 3 maggio.", "nl": "Goedemorgen, op 3 mei.", "pl": "Dzień dobry, 3 maja.",
        "ru": "Доброе утро, 3 мая.", "pt-br": "Bom dia, 3 de maio."}
-LEVELS = ("fast", "balanced", "reference")
+LEVELS = levels.NAMES
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,8 @@ def add_voice_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """--voice, --config, --quality and --threads, as both commands take them."""
     parser.add_argument("--voice", "-m", "--model", help=what)
     parser.add_argument("--config", "-c", help="voice config, if not next to the .onnx")
-    described = "; ".join(f"{level.name}{' (default)' if level.name == levels.DEFAULT else ''}: {level.summary}"
+    here = levels.here()  # the level a voice speaks at on this CPU unless told otherwise
+    described = "; ".join(f"{level.name}{' (default here)' if level.name == here else ''}: {level.summary}"
                           for level in levels.LEVELS)
     parser.add_argument("--quality", "-q", choices=levels.NAMES, help=described)
     parser.add_argument("--threads", type=positive(int), help="inference threads (default: idle cores, at most 4)")

@@ -133,9 +133,9 @@ class EdgesayApp(App[None]):
                         yield Select(voice_options, value=default_voice, allow_blank=False, id="voice")
                     with Vertical(classes="field"):
                         yield Label("quality (F3)")
-                        # Until the voice has loaded, the level a prepared voice defaults to; then the
-                        # level it loaded at (a bundle names its own default).
-                        yield Select([(q, q) for q in levels.NAMES], value=self.choices.quality or levels.DEFAULT,
+                        # Until the voice has loaded, the level a prepared voice defaults to on this
+                        # CPU; then the level it loaded at (a bundle names its own default).
+                        yield Select([(q, q) for q in levels.NAMES], value=self.choices.quality or levels.here(),
                                      allow_blank=False, id="quality")
                 with Horizontal(classes="row"):
                     for name, label, value in (

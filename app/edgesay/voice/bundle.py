@@ -32,12 +32,10 @@ import numpy as np
 
 from ..dsp.compensation import Compensation
 from ..errors import VoiceError
-from ..system import cpu
 from ..system.files import PendingFile
-from . import formats
+from . import formats, levels
 from .config import VoiceConfig
 from .graphs import SplitVoice, StoredGraph
-from .levels import default_for
 
 MAGIC = b"EDGESAY\x00"
 FORMAT = formats.BUNDLE
@@ -331,7 +329,7 @@ class Bundle:
     @property
     def cpu_default(self) -> str:
         """The level this voice speaks at on this CPU unless told otherwise."""
-        return default_for(cpu.features(), self.levels, self.default)
+        return levels.here(self.levels, self.default)
 
     def level_gain(self, name: str) -> float:
         """The loudness gain of level `name`: the voice's, times what makes that level as loud

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..errors import VoiceError
+from ..system import cpu
 
 FP32 = "fp32"
 INT8 = "int8"
@@ -91,4 +92,9 @@ def default_for(features: Collection[str], available: Collection[str], fallback:
         if candidate.default_on in features and candidate.name in available:
             return candidate.name
     return fallback
+
+
+def here(available: Collection[str] = NAMES, fallback: str = DEFAULT) -> str:
+    """The default level on this CPU, for a voice that carries `available` and defaults to `fallback`."""
+    return default_for(cpu.features(), available, fallback)
 
