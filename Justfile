@@ -47,6 +47,11 @@ bench-arm *args:
     python3 -m pip install --quiet --root-user-action=ignore -e .
     python3 bench/arm.py {{args}}
 
+# Under qemu, as a Pi 4 (cortex-a72) and a Pi 5 (cortex-a76): which level each CPU gets by default, and whether its speech meets the quality bar (minutes; builds the aarch64 world of bench-arm first)
+test-arm:
+    python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
+    EDGESAY_ARM_WORLD=$(bash bench/arm/setup.sh | tail -n 1) python3 -m pytest tests/test_arm.py -v -s
+
 # Soak: 2,000 utterances in one process (RSS curve, pool reuse) and signal-to-exit times (bench/results/soak.md)
 soak utterances="2000":
     python3 -m pip install --quiet --root-user-action=ignore -e .
