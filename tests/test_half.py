@@ -69,8 +69,9 @@ def test_the_real_tail_runs_its_float_convolutions_in_fp16_and_undilated(default
     convs = [n for n in tail.graph.node if n.op_type in ("Conv", "FusedConv")]
     float_convs = [n for n in mixed.graph.node if n.op_type in ("Conv", "FusedConv")]
     assert len(convs) == len(float_convs) >= 8  # the audio-rate stage: upsampler, 3 blocks of 2, conv_post
-    assert all(weights[n.input[1]] == TensorProto.FLOAT16 for n in convs)
-    for node in convs:  # onnxruntime's NHWC FP16 kernel takes undilated convolutions only
+    *fp16, post = convs  # conv_post, which writes the samples, stays FP32
+    assert all(weights[n.input[1]] == TensorProto.FLOAT16 for n in fp16) and weights[post.input[1]] == TensorProto.FLOAT
+    for node in fp16:  # onnxruntime's NHWC FP16 kernel takes undilated convolutions only
         dilations = [helper.get_attribute_value(a) for a in node.attribute if a.name == "dilations"]
         assert all(d == 1 for ds in dilations for d in ds), node.name
     assert sum(n.op_type == "QLinearConv" for n in tail.graph.node) == \

@@ -27,7 +27,8 @@ SPLIT = 4
 # 10: the compensation fitted in closed loop (dsp/compensation.py, REFINEMENTS).
 # 11: each quantized level's loudness against FP32 in the meta ("level_gains").
 # 12: the balanced-fp16 level (its tail's float convolutions in FP16, prepare/half.py).
-PREPARED = 12
+# 13: balanced-fp16's conv_post in FP32.
+PREPARED = 13
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ
