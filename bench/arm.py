@@ -29,11 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
 from edgesay.runtime.markers import STAGES  # noqa: E402
+from edgesay.voice import levels  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval" / "sentences.txt"
 LOCAL = ROOT / "tests" / "data" / "sentences.txt"
 PROFILES = {"a72": ("cortex-a72", "Raspberry Pi 4 (Cortex-A72; A53 boards have its features)"),
             "a76": ("cortex-a76", "Raspberry Pi 5 (Cortex-A76, dot product and fp16; A55 and A78 have them too)")}
+# What each profile's kernel reports in HWCAP, as system/cpu.py names it (qemu reports the same).
+FEATURES = {"a72": frozenset(), "a76": frozenset({"fphp", "asimdhp", "asimddp"})}
 ENGINES = ("piper", "balanced", "balanced-fp16", "reference", "fast")  # the default levels first after Piper
 
 
@@ -79,6 +82,7 @@ def table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type
     for profile in profiles:
         rows = [r for r in results if r["profile"] == profile and "instructions" in r]
         piper = next((r for r in rows if r["engine"] == "piper"), None)
+        default = levels.default_for(FEATURES[profile], levels.NAMES, levels.DEFAULT)
         lines += [f"### {PROFILES[profile][1]}: `-cpu {PROFILES[profile][0]}`", "",
                   "| engine | G instructions per second of speech | vs Piper | " +
                   " | ".join(STAGES[1:]) + " |", "|---|---|---|" + "---|" * (len(STAGES) - 1)]
@@ -89,7 +93,8 @@ def table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type
             stages = r.get("stages") or {}
             shares = " | ".join(f"{stages.get(s, 0) / r['instructions']:.0%}" if r["engine"] != "piper" else "-"
                                 for s in STAGES[1:])
-            lines.append(f"| {r['engine']} | {per_s:.3f} | {ratio} | {shares} |")
+            name = f"**{r['engine']}** (default here)" if r["engine"] == default else r["engine"]
+            lines.append(f"| {name} | {per_s:.3f} | {ratio} | {shares} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -101,7 +106,14 @@ def main() -> int:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--libraries", action="store_true", help="also count per library (a second run each)")
     parser.add_argument("--core", type=int, help="the host core to count on (default: the last)")
+    parser.add_argument("--tables", action="store_true", help="only write the tables again from arm.json")
     args = parser.parse_args()
+    if args.tables:
+        record = json.loads((ROOT / "bench" / "results" / "arm.json").read_text())
+        write(record["results"], args.profiles.split(","), record["qemu"], record["sentences"],
+              Path(record.get("bundle", "en_US-joe-medium.edgesay")), missing(record["results"], args.profiles.split(",")),
+              record.get("date"))
+        return 0
     cache = Path(subprocess.run(["bash", str(ROOT / "bench" / "arm" / "setup.sh")], check=True,
                                 capture_output=True, text=True).stdout.strip().splitlines()[-1])
     from edgesay.loading import store
@@ -121,9 +133,7 @@ def main() -> int:
         results.append(count(cache, profile, engine, sentences, args.sentences, bundle, core=args.core))
         if args.libraries:
             results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so", args.core))
-        counted = {(r["engine"], r["profile"]) for r in results}
-        missing = [f"{e} on {p}" for e in ENGINES for p in profiles if (e, p) not in counted]
-        write(results, profiles, qemu, n, bundle, "not counted yet: " + ", ".join(missing) if missing else "")
+        write(results, profiles, qemu, n, bundle, missing(results, profiles))
     return 0
 
 
@@ -139,18 +149,27 @@ def kept(qemu: str, n: int, redone: set[tuple[str, str]]) -> list[dict]:
     return [r for r in earlier["results"] if (r["engine"], r["profile"]) not in redone]
 
 
-def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: Path,
-          partial: str) -> None:
+def missing(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type-arg]
+    counted = {(r["engine"], r["profile"]) for r in results}
+    left = [f"{e} on {p}" for e in ENGINES for p in profiles if (e, p) not in counted]
+    return "not counted yet: " + ", ".join(left) if left else ""
+
+
+def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: Path,  # type: ignore[type-arg]
+          partial: str, date: str | None = None) -> None:
+    date = date or time.strftime('%Y-%m-%d %H:%M')
     header = (f"# Instructions executed on ARM profiles, counted under qemu\n\n"
               f"{'**Incomplete: ' + partial + '.** ' if partial else ''}"
-              f"{time.strftime('%Y-%m-%d %H:%M')}, counted on {platform.machine()} with {qemu}; {n} shared "
+              f"{date}, counted on {platform.machine()} with {qemu}; {n} shared "
               f"sentences, one thread, warm, the default voice ({bundle.name}). **A count is a model of work, "
               f"not a time**: qemu models no caches, pipelines or memory, so equal counts may run at different "
               f"speeds on a board; counts are deterministic, so they compare engines where no board is at "
-              f"hand. Stage shares are of edgesay's own count (`EDGESAY_STAGE_MARKERS`); 'other' is the rest.\n\n")
+              f"hand. Stage shares are of edgesay's own count (`EDGESAY_STAGE_MARKERS`); 'other' is the rest. "
+              f"The default of each profile is the level its HWCAP selects (voice/levels.py); `just test-arm` "
+              f"checks that choice and its quality under qemu.\n\n")
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "arm.md").write_text(header + table(results, profiles))
-    (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "sentences": n, "results": results}, indent=1))
+    (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "sentences": n, "bundle": bundle.name, "date": date, "results": results}, indent=1))
     print(header + table(results, profiles), flush=True)
 
 
