@@ -61,7 +61,7 @@ def count(cache: Path, profile: str, engine: str, sentences: Path, n: int, bundl
             raise SystemExit(f"{engine} on {profile} failed:\n{done.stderr[-3000:]}")
         report = out.read()
     audio = float(re.search(r"audio_s ([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
-    level = re.search(r"level (\w+)", done.stdout)
+    level = re.search(r"level ([\w-]+)", done.stdout)
     result: dict[str, object] = {"profile": profile, "engine": engine, "audio_s": audio,
                                  "level": level.group(1) if level else None, "wall_s": time.monotonic() - started}
     if plugin == "libinsn.so":
