@@ -60,8 +60,8 @@ LEVELS = (
     QualityLevel("balanced", INT8, MIXED, compensated=True, in_binary=True,
                  summary="INT8 but the decoder's audio-rate stage, compensated"),
     # balanced's graphs and compensation but for the tail: on a CPU with FP16 arithmetic (Pi 5,
-    # Orin) its audio-rate convolutions execute 0.88x the tail's instructions; elsewhere onnxruntime
-    # runs them in FP32 and the casts only add work (bench/results/arm.md).
+    # Orin) that tail executes 0.85x balanced's instructions; elsewhere onnxruntime runs its
+    # convolutions in FP32 and the casts only add work (bench/results/arm.md).
     QualityLevel("balanced-fp16", INT8, MIXED, compensated=True, in_binary=True, tail=MIXED16,
                  summary="balanced, its audio-rate convolutions in FP16 (default on CPUs with FP16 arithmetic)",
                  default_on="asimdhp"),
