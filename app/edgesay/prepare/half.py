@@ -28,7 +28,7 @@ def _attributes(node: onnx.NodeProto) -> dict[str, object]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _foldable(node: onnx.NodeProto, attributes: dict[str, object]) -> int:
+def _foldable(attributes: dict[str, object]) -> int:
     """The dilation along time that folding removes (1: none, or not a case it handles)."""
     dilations = list(attributes.get("dilations") or [1])  # type: ignore[call-overload]
     pads = list(attributes.get("pads") or [])  # type: ignore[call-overload]
@@ -61,7 +61,7 @@ def half_convolutions(graph: bytes) -> bytes:
             nodes.append(node)
             continue
         attributes = _attributes(node)
-        d, rank = _foldable(node, attributes), len(weight.dims)
+        d, rank = _foldable(attributes), len(weight.dims)
         w = numpy_helper.to_array(weight)
         b, x, y = node.name, node.input[0], node.output[0]
         w = w.reshape(*w.shape[:2], -1, 1) if d > 1 else w  # folded: (1, k) or (k,) becomes (k, 1)
@@ -69,9 +69,8 @@ def half_convolutions(graph: bytes) -> bytes:
         if len(node.input) == 3 and node.input[2]:
             inputs.append(constant(f"{node.input[2]}_fp16", numpy_helper.to_array(initializers[node.input[2]])
                                    .astype(np.float16)))
-        source = x
+        source, length = x, f"{b}_T"
         if d > 1:
-            length = f"{b}_T"
             pad = constant(f"edgesay_fold_pad_{d}", np.array([d], np.int64))
             fold = constant(f"edgesay_fold_{d}", np.array([0, 0, -1, d], np.int64))
             nodes += [
@@ -107,7 +106,7 @@ def half_convolutions(graph: bytes) -> bytes:
                 helper.make_node("Reshape", [back, constant(f"edgesay_unfold_{rank}", np.array(unfold, np.int64))],
                                  [f"{b}_unfolded"], name=f"{b}_unfold"),
                 helper.make_node("Slice", [f"{b}_unfolded", constant("edgesay_fold_start", np.array([0], np.int64)),
-                                           f"{b}_T", constant("edgesay_fold_axis", np.array([-1], np.int64))],
+                                           length, constant("edgesay_fold_axis", np.array([-1], np.int64))],
                                  [y], name=f"{b}_crop"),
             ]
     del g.node[:]

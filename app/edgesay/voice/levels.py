@@ -97,4 +97,3 @@ def default_for(features: Collection[str], available: Collection[str], fallback:
 def here(available: Collection[str] = NAMES, fallback: str = DEFAULT) -> str:
     """The default level on this CPU, for a voice that carries `available` and defaults to `fallback`."""
     return default_for(cpu.features(), available, fallback)
-
