@@ -90,8 +90,8 @@ test-binary:
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
     EDGESAY_BINARY=build/out/$(uname -m)/edgesay python3 -m pytest tests/test_cli.py tests/test_outputs.py tests/test_cli_voices.py tests/test_binary.py tests/test_tui.py tests/test_bench.py tests/test_serve.py
 
-# Run the aarch64 binary under qemu in minimal bookworm and bullseye arm64 roots (no Python), an empty root and a musl-only root
+# Run the aarch64 binary under qemu in minimal bookworm and bullseye arm64 roots (no Python), an empty root and a musl-only root, and as a Pi 4 and a Pi 5 (the level each CPU gets, and its quality)
 test-binary-arm64:
     test -x build/out/aarch64/edgesay || just build-arm64
     python3 -m pip install --quiet --root-user-action=ignore -e '.[test]'
-    EDGESAY_ARM64_BINARY=build/out/aarch64/edgesay python3 -m pytest tests/test_binary.py -k arm64
+    EDGESAY_ARM64_BINARY=build/out/aarch64/edgesay python3 -m pytest tests/test_binary.py -k arm64 -s

@@ -99,6 +99,22 @@ def table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type
     return "\n".join(lines)
 
 
+def library_table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type-arg]
+    """Where each counted engine's instructions run, by the file they were mapped from (--libraries)."""
+    rows = [r for r in results if "libraries" in r and r["profile"] in profiles]
+    if not rows:
+        return ""
+    lines = ["### Per library (the same span, counted again with the per-file plugin)", "",
+             "| profile | engine | libraries, by share of the span (1 % or more) |", "|---|---|---|"]
+    for r in rows:
+        libraries: dict[str, int] = r["libraries"]
+        total = sum(libraries.values())
+        shown = [f"{name} {value / total:.0%}" for name, value in libraries.items() if value >= total / 100]
+        rest = total - sum(value for value in libraries.values() if value >= total / 100)
+        lines.append(f"| {r['profile']} | {r['engine']} | {', '.join(shown)}, the rest {rest / total:.0%} |")
+    return "\n".join([*lines, ""])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentences", type=int, default=1000, help="the first N shared sentences (default: all)")
@@ -168,9 +184,9 @@ def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: P
               f"The default of each profile is the level its HWCAP selects (voice/levels.py); `just test-arm` "
               f"checks that choice and its quality under qemu.\n\n")
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "arm.md").write_text(header + table(results, profiles))
+    (ROOT / "bench" / "results" / "arm.md").write_text(header + table(results, profiles) + library_table(results, profiles))
     (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "sentences": n, "bundle": bundle.name, "date": date, "results": results}, indent=1))
-    print(header + table(results, profiles), flush=True)
+    print(header + table(results, profiles) + library_table(results, profiles), flush=True)
 
 
 if __name__ == "__main__":

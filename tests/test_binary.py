@@ -390,6 +390,36 @@ def test_arm64_binary_in_a_musl_only_root() -> None:
     check_musl_root(musl_root(ROOTS, "aarch64", Path(str(ARM64_BINARY))), run_in)
 
 
+@arm64
+@pytest.mark.parametrize(("cpu", "expected"), [("cortex-a72", "balanced"), ("cortex-a76", "balanced-fp16")])
+def test_arm64_binary_speaks_at_each_cpus_level_and_meets_the_bar(cpu: str, expected: str, tmp_path: Path,
+                                                                  default_bundle: Path,
+                                                                  eval_sentences: list[str]) -> None:
+    """As a Raspberry Pi 4 and a Pi 5 (QEMU_CPU, which every process the binary starts inherits):
+    the level that CPU's HWCAP selects is the one --help names and the one it speaks at, and its
+    speech meets the quality bar against FP32 on this machine."""
+    from roots import empty_root, run_in
+    from test_arm import SENTENCES, assert_meets_the_bar
+
+    root = empty_root(tmp_path / "root", Path(str(ARM64_BINARY)))
+    env = {"QEMU_CPU": cpu}
+    shown = run_in(root, "/edgesay", "--help", env=env)
+    assert shown.returncode == 0, shown.stderr.decode()[-2000:]
+    assert f"{expected} (default here)" in " ".join(shown.stdout.decode().split())
+
+    def speak(text: str, *extra: str) -> bytes:
+        result = run_in(root, "/edgesay", "--text", text, "--raw", "--noise-scale", "0", "--noise-w", "0",
+                        "--no-normalize", *extra, env=env)
+        assert result.returncode == 0, result.stderr.decode()[-2000:]
+        return result.stdout
+
+    lines = eval_sentences[:SENTENCES]
+    raw = [speak(text) for text in lines]
+    assert raw[0] == speak(lines[0], "--quality", expected)  # the default it spoke at is that level
+    speech = [np.frombuffer(r, np.int16).astype(np.float32) / 32767 for r in raw]
+    assert_meets_the_bar(speech, lines, default_bundle, f"arm64 binary as {cpu}, level {expected}")
+
+
 def ours(stderr: bytes) -> list[str]:
     """stderr without onnxruntime's cpuinfo complaints, which come from the test root having no
     /sys (mounting it crashes onnxruntime under qemu: ../shared/notes/arm64-build.md); a real
