@@ -44,7 +44,7 @@ fuzz seconds="60":
 
 # Count the instructions a Pi 4 (Cortex-A72) and a Pi 5 (Cortex-A76) execute for Piper and every level, under qemu (tens of minutes; bench/results/arm.md). A count is a model of work, not a time
 bench-arm *args:
-    python3 -m pip install --quiet --root-user-action=ignore -e .
+    python3 -m pip install --quiet --root-user-action=ignore -e . pyelftools==0.33
     python3 bench/arm.py {{args}}
 
 # Under qemu, as a Pi 4 (cortex-a72) and a Pi 5 (cortex-a76): which level each CPU gets by default, and whether its speech meets the quality bar (minutes; builds the aarch64 world of bench-arm first)

@@ -7,8 +7,11 @@ system, so two engines that execute the same instructions may still run at diffe
 the board. It is deterministic (the same work gives the same count, whatever else the machine
 does), which is why it can compare engines here, where no ARM hardware exists.
 
-    python3 bench/arm.py [--sentences N] [--profiles a72,a76] [--engines piper,reference,balanced,fast]
-                         [--libraries]
+    python3 bench/arm.py [--sentences N] [--profiles a72,a76] [--engines piper,balanced,...,binary]
+                         [--libraries] [--binary build/out/aarch64/edgesay]
+
+Engine "binary" counts the aarch64 binary (`just build-arm64`) through its own `edgesay bench`,
+whose timed sentences are the span (EDGESAY_STAGE_MARKERS); it is left out when no binary is built.
 
 `just bench-arm` runs it whole (tens of minutes: emulation with counting runs at a few hundred
 million guest instructions per second on one core). bench/arm/setup.sh builds the aarch64 world
@@ -37,33 +40,49 @@ PROFILES = {"a72": ("cortex-a72", "Raspberry Pi 4 (Cortex-A72; A53 boards have i
             "a76": ("cortex-a76", "Raspberry Pi 5 (Cortex-A76, dot product and fp16; A55 and A78 have them too)")}
 # What each profile's kernel reports in HWCAP, as system/cpu.py names it (qemu reports the same).
 FEATURES = {"a72": frozenset(), "a76": frozenset({"fphp", "asimdhp", "asimddp"})}
-ENGINES = ("piper", "balanced", "balanced-fp16", "reference", "fast")  # the default levels first after Piper
+# The default levels first after Piper; "binary" is the aarch64 binary's `edgesay bench` at its default.
+ENGINES = ("piper", "balanced", "balanced-fp16", "reference", "fast", "binary")
+BINARY = ROOT / "build" / "out" / "aarch64" / "edgesay"  # `just build-arm64`
 
 
 def count(cache: Path, profile: str, engine: str, sentences: Path, n: int, bundle: Path,
-          plugin: str = "libinsn.so", core: int | None = None) -> dict[str, object]:
-    """One counted run: instructions in the span, per stage (edgesay), seconds of audio."""
+          plugin: str = "libinsn.so", core: int | None = None, binary: Path | None = None) -> dict[str, object]:
+    """One counted run: instructions in the span, per stage (edgesay), seconds of audio. Engine
+    "binary": the aarch64 binary's `edgesay bench` at its default level (its own embedded voice)."""
     cpu = PROFILES[profile][0]
-    with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
-        args = ["piper", str(sentences), str(n)] if engine == "piper" else \
-            ["edgesay", str(sentences), str(n), engine, str(bundle)]
+    with tempfile.TemporaryDirectory(prefix="edgesay-arm-") as scratch:
+        out = Path(scratch) / "count.txt"
         env = {**os.environ, "QEMU_LD_PREFIX": str(cache / f"root-{profile}"),
                "PYTHONPATH": f"{cache / 'site'}:{ROOT / 'app'}", "EDGESAY_STAGE_MARKERS": "1",
                "EDGESAY_CACHE_DIR": str(cache / f"edgesay-cache-{profile}"), "PYTHONDONTWRITEBYTECODE": "1"}
+        if engine == "binary":
+            assert binary is not None
+            lines = Path(scratch) / "sentences.txt"
+            lines.write_text("\n".join(read_lines(sentences)[:n]) + "\n", encoding="utf-8")
+            program = [*unpacked_binary(cache, binary, env), "bench", "--no-startup", "--reps", "1", "--threads", "1",
+                       "--sentences", str(lines), "--json"]
+        else:
+            program = [str(cache / f"root-{profile}" / "usr/bin/python3.11"), str(ROOT / "bench" / "arm" / "guest.py"),
+                       *(["piper", str(sentences), str(n)] if engine == "piper" else
+                         ["edgesay", str(sentences), str(n), engine, str(bundle)])]
         # One host core: the plugin's inline counter is shared by the guest's threads.
         core = (os.cpu_count() or 1) - 1 if core is None else core
         command = ["taskset", "-c", str(core), "qemu-aarch64", "-cpu", cpu,
-                   "-plugin", f"{cache / plugin},out={out.name}", str(cache / f"root-{profile}" / "usr/bin/python3.11"),
-                   str(ROOT / "bench" / "arm" / "guest.py"), *args]
+                   "-plugin", f"{cache / plugin},out={out}", *program]
         started = time.monotonic()
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=6 * 3600)
         if done.returncode != 0:
             raise SystemExit(f"{engine} on {profile} failed:\n{done.stderr[-3000:]}")
-        report = out.read()
-    audio = float(re.search(r"audio_s ([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
-    level = re.search(r"level ([\w-]+)", done.stdout)
-    result: dict[str, object] = {"profile": profile, "engine": engine, "audio_s": audio,
-                                 "level": level.group(1) if level else None, "wall_s": time.monotonic() - started}
+        report = out.read_text()
+    if engine == "binary":
+        record = json.loads(done.stdout)
+        audio, level = float(record["summary"]["audio_s"]), record["quality"]
+    else:
+        audio = float(re.search(r"audio_s ([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
+        found = re.search(r"level ([\w-]+)", done.stdout)
+        level = found.group(1) if found else None
+    result: dict[str, object] = {"profile": profile, "engine": engine, "audio_s": audio, "level": level,
+                                 "wall_s": time.monotonic() - started}
     if plugin == "libinsn.so":
         result["instructions"] = int(re.search(r"span (\d+)", report).group(1))  # type: ignore[union-attr]
         result["stages"] = {STAGES[int(k)]: int(v) for k, v in re.findall(r"stage (\d+) (\d+)", report)}
@@ -75,6 +94,35 @@ def count(cache: Path, profile: str, engine: str, sentences: Path, n: int, bundl
             libraries[short] = libraries.get(short, 0) + int(value)
         result["libraries"] = dict(sorted(libraries.items(), key=lambda kv: -kv[1]))
     return result
+
+
+def read_lines(sentences: Path) -> list[str]:
+    return [x for x in sentences.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def unpacked_binary(cache: Path, binary: Path, env: dict[str, str]) -> list[str]:
+    """The command that runs the aarch64 binary's program in one process, as its bootstrap execs
+    it (build/onefile_fastpath.py): the counting plugin does not follow an exec, so the program is
+    started through the payload's own loader directly. The first call unpacks the payload."""
+    sys.path.insert(0, str(ROOT / "build"))
+    from onefile_fastpath import MARKER  # one source of truth for the payload's layout
+    from runtime import LOADER, RUNTIME_DIR
+
+    home = cache / "binary-xdg"
+    env["XDG_CACHE_HOME"] = str(home)
+
+    def markers() -> list[Path]:
+        return sorted((home / "edgesay" / "bin").glob(f"*/{MARKER}"), key=lambda m: m.stat().st_mtime)
+
+    if not markers() or markers()[-1].stat().st_mtime < binary.stat().st_mtime:
+        # The bootstrap writes the marker after a complete unpacking, then execs the program.
+        subprocess.run(["qemu-aarch64", str(binary), "--version"], env=env, capture_output=True, timeout=3600)
+    if not markers():
+        raise SystemExit(f"{binary} did not unpack under qemu-aarch64 (no {MARKER} under {home})")
+    payload = markers()[-1].parent
+    program = markers()[-1].read_text().strip()
+    return [str(payload / LOADER), "--library-path", f"{payload / RUNTIME_DIR}:{payload}", "--inhibit-cache",
+            "--argv0", str(binary), program]
 
 
 def table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type-arg]
@@ -94,6 +142,8 @@ def table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type
             shares = " | ".join(f"{stages.get(s, 0) / r['instructions']:.0%}" if r["engine"] != "piper" else "-"
                                 for s in STAGES[1:])
             name = f"**{r['engine']}** (default here)" if r["engine"] == default else r["engine"]
+            if r["engine"] == "binary":
+                name = f"aarch64 binary, `edgesay bench` ({r['level']})"
             lines.append(f"| {name} | {per_s:.3f} | {ratio} | {shares} |")
         lines.append("")
     return "\n".join(lines)
@@ -122,6 +172,7 @@ def main() -> int:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--libraries", action="store_true", help="also count per library (a second run each)")
     parser.add_argument("--core", type=int, help="the host core to count on (default: the last)")
+    parser.add_argument("--binary", type=Path, default=BINARY, help=f"the aarch64 binary (default: {BINARY})")
     parser.add_argument("--tables", action="store_true", help="only write the tables again from arm.json")
     args = parser.parse_args()
     if args.tables:
@@ -139,16 +190,21 @@ def main() -> int:
     sentences = SHARED if SHARED.is_file() else LOCAL
     profiles, engines = args.profiles.split(","), args.engines.split(",")
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    n = len([x for x in sentences.read_text(encoding="utf-8").splitlines() if x.strip()][:args.sentences])
+    n = len(read_lines(sentences)[:args.sentences])
+    if "binary" in engines and not args.binary.is_file():
+        print(f"arm: no aarch64 binary at {args.binary} (just build-arm64): not counted", file=sys.stderr)
+        engines.remove("binary")
     runs = [(engine, profile) for engine in engines for profile in profiles]
     results = kept(qemu, n, set(runs))
     # Engine by engine, both profiles each, and the results written after every count: a run of an
     # hour that is stopped keeps what it counted (its header says how much).
     for done, (engine, profile) in enumerate(runs, 1):
         print(f"arm: counting {engine} on {profile} ({done} of {len(runs)})", file=sys.stderr, flush=True)
-        results.append(count(cache, profile, engine, sentences, args.sentences, bundle, core=args.core))
+        results.append(count(cache, profile, engine, sentences, args.sentences, bundle, core=args.core,
+                             binary=args.binary))
         if args.libraries:
-            results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so", args.core))
+            results.append(count(cache, profile, engine, sentences, args.sentences, bundle, "libprof.so", args.core,
+                                 args.binary))
         write(results, profiles, qemu, n, bundle, missing(results, profiles))
     return 0
 

@@ -83,3 +83,29 @@ def test_device_on_a_raspberry_pi(tmp_path: Path) -> None:
 def test_device_without_cpuinfo(tmp_path: Path) -> None:
     found = benchmark.device(tmp_path / "none", tmp_path / "none")
     assert found.board is None and found.int8_features == [] and found.cores == os.cpu_count()
+
+
+def test_bench_brackets_its_timed_sentences_for_the_instruction_counter(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With EDGESAY_STAGE_MARKERS, the counting plugin (bench/arm.py counts the aarch64 binary this
+    way) sees the span start after the warm-up and end after the last timed sentence, with the
+    engine's stages inside it; without it, no marker call is made at all."""
+    from edgesay import Engine
+    from edgesay.runtime import markers
+
+    calls: list[tuple[int, ...]] = []
+    engine = Engine.load(threads=1)
+
+    def load():  # type: ignore[no-untyped-def]
+        return engine, "voice", engine.digest, engine.quality
+
+    monkeypatch.setattr(markers, "_call", lambda *args: calls.append(args) or 0)
+    result = benchmark.run(load, ["One.", "Two."], reps=1, threads=1, startup=False)
+    start, end = calls.index((4242, 1)), calls.index((4242, 2))
+    assert 0 < start < end == len(calls) - 1  # the warm-up's stages came before the span
+    inside = {markers.STAGES[c[2]] for c in calls[start + 1:end] if c[:2] == (4242, 3)}
+    assert {"text", "latent", "flow", "head", "tail"} <= inside
+    assert len(result.sentences) == 2
+    calls.clear()
+    monkeypatch.setattr(markers, "_call", None)
+    benchmark.run(load, ["One."], reps=1, threads=1, startup=False)
+    assert calls == []

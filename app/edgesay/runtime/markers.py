@@ -2,7 +2,9 @@
 
 Off unless EDGESAY_STAGE_MARKERS is set: then every change of stage is one system call (number
 4242, which no kernel has) that the counting plugin (bench/arm/insn.c) reads to attribute the
-instructions since the last change. Meaningful at one thread, where the stages take turns.
+instructions since the last change, and `span` brackets the work it counts (`edgesay bench`'s
+timed sentences, so that the binary can be counted too). Meaningful at one thread, where the
+stages take turns.
 """
 
 import os
@@ -10,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 STAGES = ("other", "text", "latent", "flow", "head", "tail", "compensation", "loudness")
-_MARKER, _SWITCH = 4242, 3
+_MARKER, _START, _END, _SWITCH = 4242, 1, 2, 3
 
 
 def _syscall() -> Callable[..., int] | None:
@@ -45,3 +47,18 @@ def _marked(name: str) -> Iterator[None]:
     finally:
         _current.pop()
         _call(_MARKER, _SWITCH, before)
+
+
+def span() -> AbstractContextManager[None]:
+    """Count what runs inside (the plugin writes the span's count and its stages at the end)."""
+    return _UNMARKED if _call is None else _spanned()
+
+
+@contextmanager
+def _spanned() -> Iterator[None]:
+    assert _call is not None  # only made when markers are on
+    _call(_MARKER, _START)
+    try:
+        yield
+    finally:
+        _call(_MARKER, _END)
