@@ -238,7 +238,7 @@ def write(results: list[dict], profiles: list[str], qemu: str, n: int, bundle: P
               f"speeds on a board; counts are deterministic, so they compare engines where no board is at "
               f"hand. Stage shares are of edgesay's own count (`EDGESAY_STAGE_MARKERS`); 'other' is the rest. "
               f"The default of each profile is the level its HWCAP selects (voice/levels.py); `just test-arm` "
-              f"checks that choice and its quality under qemu.\n\n")
+              f"(the package) and `just test-binary-arm64` (the binary) check that choice and its quality under qemu.\n\n")
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "arm.md").write_text(header + table(results, profiles) + library_table(results, profiles))
     (ROOT / "bench" / "results" / "arm.json").write_text(json.dumps({"qemu": qemu, "sentences": n, "bundle": bundle.name, "date": date, "results": results}, indent=1))
