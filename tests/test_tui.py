@@ -182,7 +182,10 @@ def test_stop_cuts_a_long_text_short(balanced, tmp_path: Path) -> None:  # type:
             await until(pilot, lambda: len(app.history) == 1, seconds=10)
             utterance = app.history[-1]
             assert utterance.stopped and "(stopped)" in str(app.query_one("#latency").render())
-            assert utterance.audio_seconds < 60
+            # Cut short: fewer than half of its 40 sentences. Counted in sentences, not seconds of
+            # audio, because how much is made before the key is handled depends on the machine's
+            # load (a shared CI machine made 61 s of it once).
+            assert len(utterance.sentences) < LONG.count(". ") / 2, len(utterance.sentences)
 
     asyncio.run(scenario())
 
