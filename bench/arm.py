@@ -128,7 +128,8 @@ def unpacked_binary(cache: Path, binary: Path, env: dict[str, str]) -> list[str]
 def table(results: list[dict], profiles: list[str]) -> str:  # type: ignore[type-arg]
     lines = []
     for profile in profiles:
-        rows = [r for r in results if r["profile"] == profile and "instructions" in r]
+        rows = sorted((r for r in results if r["profile"] == profile and "instructions" in r),
+                      key=lambda r: ENGINES.index(r["engine"]) if r["engine"] in ENGINES else len(ENGINES))
         piper = next((r for r in rows if r["engine"] == "piper"), None)
         default = levels.default_for(FEATURES[profile], levels.NAMES, levels.DEFAULT)
         lines += [f"### {PROFILES[profile][1]}: `-cpu {PROFILES[profile][0]}`", "",
@@ -154,7 +155,7 @@ def library_table(results: list[dict], profiles: list[str]) -> str:  # type: ign
     rows = [r for r in results if "libraries" in r and r["profile"] in profiles]
     if not rows:
         return ""
-    lines = ["### Per library (the same span, counted again with the per-file plugin)", "",
+    lines = ["", "### Per library (the same span, counted again with the per-file plugin)", "",
              "| profile | engine | libraries, by share of the span (1 % or more) |", "|---|---|---|"]
     for r in rows:
         libraries: dict[str, int] = r["libraries"]
