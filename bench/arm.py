@@ -111,16 +111,18 @@ def unpacked_binary(cache: Path, binary: Path, env: dict[str, str]) -> list[str]
     home = cache / "binary-xdg"
     env["XDG_CACHE_HOME"] = str(home)
 
-    def markers() -> list[Path]:
-        return sorted((home / "edgesay" / "bin").glob(f"*/{MARKER}"), key=lambda m: m.stat().st_mtime)
+    def newest() -> Path | None:
+        found = sorted((home / "edgesay" / "bin").glob(f"*/{MARKER}"), key=lambda m: m.stat().st_mtime)
+        return found[-1] if found else None
 
-    if not markers() or markers()[-1].stat().st_mtime < binary.stat().st_mtime:
+    marker = newest()
+    if marker is None or marker.stat().st_mtime < binary.stat().st_mtime:
         # The bootstrap writes the marker after a complete unpacking, then execs the program.
         subprocess.run(["qemu-aarch64", str(binary), "--version"], env=env, capture_output=True, timeout=3600)
-    if not markers():
+        marker = newest()
+    if marker is None:
         raise SystemExit(f"{binary} did not unpack under qemu-aarch64 (no {MARKER} under {home})")
-    payload = markers()[-1].parent
-    program = markers()[-1].read_text().strip()
+    payload, program = marker.parent, marker.read_text().strip()
     return [str(payload / LOADER), "--library-path", f"{payload / RUNTIME_DIR}:{payload}", "--inhibit-cache",
             "--argv0", str(binary), program]
 
@@ -160,8 +162,9 @@ def library_table(results: list[dict], profiles: list[str]) -> str:  # type: ign
     for r in rows:
         libraries: dict[str, int] = r["libraries"]
         total = sum(libraries.values())
-        shown = [f"{name} {value / total:.0%}" for name, value in libraries.items() if value >= total / 100]
-        rest = total - sum(value for value in libraries.values() if value >= total / 100)
+        big = {name: value for name, value in libraries.items() if value >= total / 100}
+        shown = [f"{name} {value / total:.0%}" for name, value in big.items()]
+        rest = total - sum(big.values())
         lines.append(f"| {r['profile']} | {r['engine']} | {', '.join(shown)}, the rest {rest / total:.0%} |")
     return "\n".join([*lines, ""])
 
