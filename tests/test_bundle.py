@@ -237,3 +237,58 @@ def test_a_frame_without_its_size_is_refused(tmp_path: Path) -> None:
     _replace_part(path, "b.onnx", blob, 700)
     with pytest.raises(VoiceError, match=r"b\.onnx is corrupt"):
         Bundle.read(path).level("fast").split.flow.read()
+
+
+def _conv_graph() -> bytes:
+    """A graph with one float convolution, which the FP16 recipe rewrites."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3], pads=[1, 1])
+    weights = numpy_helper.from_array(np.random.default_rng(0).normal(0, 0.2, (4, 4, 3)).astype(np.float32), "w")
+    graph = helper.make_graph([node], "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, "T"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, "T"])], [weights])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]).SerializeToString()
+
+
+def test_a_made_part_is_made_from_its_source_and_stores_nothing(tmp_path: Path) -> None:
+    """The FP16 graphs (voice/half.py): made when read, also in the binary's recompressed subset,
+    which keeps the part they are made from though no kept level uses it."""
+    from edgesay.voice.bundle import subset
+    from edgesay.voice.half import RECIPE, half_convolutions
+
+    graph = _conv_graph()
+    level = LevelParts("h.onnx", "b.onnx", "h.onnx")
+    spec = BundleSpec(CONFIG, META, {"a.onnx": graph, "b.onnx": b"graph b"}, {"fast": level}, "fast", {},
+                      made={"h.onnx": ("a.onnx", RECIPE)})
+    path, small = tmp_path / f"v{SUFFIX}", tmp_path / f"small{SUFFIX}"
+    pack(spec, path)
+    subset(Bundle.read(path), ["fast"], small, recompress=True)
+    for made in (Bundle.read(path), Bundle.read(small)):
+        entry = made._entries["h.onnx"]
+        assert entry["stored"] == 0 and entry["made_from"] == "a.onnx"
+        assert made.part("h.onnx") == half_convolutions(graph) and made.part("a.onnx") == graph
+        assert entry["sha256"] == hashlib.sha256(half_convolutions(graph)).hexdigest()  # what preparation made
+        assert made.level().split.latent.read() == half_convolutions(graph)
+    assert Bundle.read(small).level("fast").digest == Bundle.read(path).level("fast").digest
+
+
+def test_a_made_part_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    level = LevelParts("h.onnx", "a.onnx", "a.onnx")
+    with pytest.raises(ValueError, match="no such part or recipe"):
+        pack(BundleSpec(CONFIG, META, {"a.onnx": b"x"}, {"fast": level}, "fast", {}, made={"h.onnx": ("a.onnx", "x")}),
+             tmp_path / "refused.edgesay")
+    path = tmp_path / f"v{SUFFIX}"
+    pack(BundleSpec(CONFIG, META, {"a.onnx": _conv_graph()}, {"fast": level}, "fast", {},
+                    made={"h.onnx": ("a.onnx", "fp16-convolutions")}), path)
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"recipe": "fp16-convolutions"', b'"recipe": "fp8-convolutions!"'))
+    with pytest.raises(VoiceError, match=r"part h\.onnx is made from a\.onnx by 'fp8-convolutions!'.*upgrade"):
+        Bundle.read(path).part("h.onnx")
+    path.write_bytes(data)
+    pack(BundleSpec(CONFIG, META, {"a.onnx": b"not a graph"}, {"fast": LevelParts("a.onnx", "a.onnx", "a.onnx")},
+                    "fast", {}), tmp_path / "x.edgesay")
+    broken = Bundle.read(tmp_path / "x.edgesay")
+    broken._entries["h.onnx"] = {**Bundle.read(path)._entries["h.onnx"]}
+    with pytest.raises(VoiceError, match=r"part h\.onnx cannot be made from a\.onnx"):
+        broken.part("h.onnx")

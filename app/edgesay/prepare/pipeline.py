@@ -1,7 +1,7 @@
 """Turn a Piper voice (FP32 .onnx + .onnx.json) into an edgesay bundle with every quality level.
 
     split -> calibration latents -> quantize (flow, decoders) -> compensation -> cut -> lift
-          -> lighter latent graph -> optimize -> FP16 tail convolutions -> pack
+          -> lighter latent graph -> optimize -> pack (FP16 graphs are made from these when loaded)
 
 Which graphs and compensations to make follows the table of levels (voice/levels.py). The
 engine runs this when it meets a voice with no bundle yet (once, then cached), and `models/`
@@ -21,14 +21,23 @@ from ..runtime.streaming import SID, Y_MASK, Z_P, Z
 from ..runtime.windows import decoder_sizes, flow_sizes
 from ..system import paths
 from ..system.threads import default_threads
-from ..voice import formats, levels
+from ..voice import formats, half, levels
 from ..voice.bundle import BundleSpec, LevelParts, compensation_part
 from ..voice.config import VoiceConfig
 from ..voice.graphs import SplitVoice
-from ..voice.levels import DECODER_HEAD, DECODER_TAIL, FP32, INT8, MIXED, MIXED16, compensation_part_name, graph_part
+from ..voice.levels import (
+    DECODER_HEAD,
+    DECODER_TAIL,
+    FP16,
+    FP32,
+    INT8,
+    MIXED,
+    MIXED16,
+    compensation_part_name,
+    graph_part,
+)
 from . import polyphase, steps
 from .calibrate import Latents, calibration_latents, compensate_level, decode_all, windows
-from .half import half_convolutions
 from .latent import lighter_graph, probe_ids, same_outputs
 from .lift import lift_graph
 from .optimize import optimize
@@ -88,6 +97,19 @@ def latent_graph(latent: bytes, config: VoiceConfig) -> tuple[bytes, dict]:
                                  f"fills and {removed.pads} pads removed; {norms} layer norms fused"}
 
 
+def fp16_parts() -> dict[str, tuple[str, str]]:
+    """The FP16 graphs the levels use, each made when loaded from the graph it is the FP16 form of
+    (voice/half.py): from optimized graphs, as optimizing on a machine without FP16 convolution
+    kernels would turn them back into FP32 ones."""
+    made = {}
+    for level in levels.LEVELS:
+        if level.latent == FP16:
+            made[graph_part("latent", FP16)] = (graph_part("latent", FP32), half.RECIPE)
+        if level.tail == MIXED16:
+            made[graph_part(DECODER_TAIL, MIXED16)] = (graph_part(DECODER_TAIL, MIXED), half.RECIPE)
+    return made
+
+
 def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes],
                 compensations: dict[str, Compensation], notes: dict, gain: float = 1.0,
                 level_gains: dict[str, float] | None = None) -> BundleSpec:
@@ -96,7 +118,7 @@ def bundle_spec(split: SplitVoice, config: dict, parts: dict[str, bytes],
         all_parts[compensation_part_name(name)] = compensation_part(compensation)
     table = {level.name: LevelParts(*level.parts) for level in levels.LEVELS}
     meta = {**split.meta(), "gain": gain, "level_gains": level_gains or {}, "prepared": formats.PREPARED}
-    return BundleSpec(config, meta, all_parts, table, levels.DEFAULT, notes)
+    return BundleSpec(config, meta, all_parts, table, levels.DEFAULT, notes, fp16_parts())
 
 
 def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
@@ -138,10 +160,6 @@ def prepare(model: Path, config_path: Path, progress: Progress = lambda _: None,
         head, tail = cut_graph(graph)
         parts[graph_part(DECODER_HEAD, precision)] = optimize(head)
         parts[graph_part(DECODER_TAIL, precision)] = optimize(lift_graph(tail))
-    if any(level.tail == MIXED16 for level in levels.LEVELS):
-        # From the optimized tail: optimizing on this machine would turn FP16 convolutions that
-        # it has no kernel for back into FP32 ones.
-        parts[graph_part(DECODER_TAIL, MIXED16)] = half_convolutions(parts[graph_part(DECODER_TAIL, MIXED)])
     raw_config = json.loads(config_path.read_text(encoding="utf-8"))
     return bundle_spec(split, raw_config, parts, compensations, {"source": model.name, **notes}, voice_gain(reference),
                        level_gains)

@@ -16,6 +16,13 @@ zstd at start-up), and one optional filter, "shuffle4": the part's bytes were re
 position in each 4-byte word before compression. FP32 weights have near-constant sign and
 exponent bytes, which then sit together: the default voice's FP32 latent graph compresses
 to 23.5 MB instead of 25.6. It is kept only where it makes the part smaller.
+
+Format 3 adds parts made from another part when they are read ("made_from" and a "recipe" of
+RECIPES, nothing stored): the FP16 forms of FP32 graphs, which onnxruntime's optimized copy in
+the graph cache then spares a second time. Their sha256 names what preparation made (the level's
+digest, the graph cache's key); the bytes are not checked against it when made again, because
+another onnx version may serialize the same graph in another order (the part they are made from
+is checked).
 """
 
 import hashlib
@@ -23,7 +30,8 @@ import json
 import mmap
 import os
 import struct
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -74,6 +82,16 @@ class BundleSpec:
     levels: dict[str, LevelParts]
     default: str
     notes: dict[str, Any]
+    made: dict[str, tuple[str, str]] = field(default_factory=dict)  # part -> (part it is made from, recipe)
+
+
+def _half(graph: bytes) -> bytes:
+    from .half import half_convolutions  # onnx is imported only when a graph is made
+
+    return half_convolutions(graph)
+
+
+RECIPES: dict[str, Callable[[bytes], bytes]] = {"fp16-convolutions": _half}  # voice/half.py's RECIPE
 
 
 @dataclass(frozen=True)
@@ -96,9 +114,12 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
         raise ValueError(f"default level {spec.default} is not one of {sorted(spec.levels)}")
     parts = dict(spec.parts)
     parts["config.json"] = json.dumps(spec.config, ensure_ascii=False).encode()
+    for name, (source, recipe) in spec.made.items():
+        if source not in parts or recipe not in RECIPES:
+            raise ValueError(f"part {name} is made from {source} by {recipe}: no such part or recipe")
     for uses in spec.levels.values():
         for used in uses.used:
-            if used not in parts:
+            if used not in parts and used not in spec.made:
                 raise ValueError(f"level uses part {used}, which is not in the bundle")
     compressor = zstandard.ZstdCompressor(level=compression, threads=-1, write_checksum=True)
     entries, blobs = [], {}
@@ -106,6 +127,11 @@ def pack(spec: BundleSpec, path: Path, compression: int = 19) -> None:
         entry = {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         blobs[name] = _compress(compressor, data, entry)
         entries.append(entry)
+    for name, (source, recipe) in spec.made.items():
+        made = RECIPES[recipe](parts[source])
+        entries.append({"name": name, "size": len(made), "sha256": hashlib.sha256(made).hexdigest(),
+                        "made_from": source, "recipe": recipe})
+        blobs[name] = b""
     _write(path, entries, blobs, {"meta": spec.meta, "default": spec.default,
                                   "levels": {name: vars(level) for name, level in spec.levels.items()},
                                   "notes": spec.notes})
@@ -150,9 +176,10 @@ def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = F
         raise VoiceError(f"voice bundle {source.origin} has no level(s) {unknown or levels}")
     kept = {name: source.levels[name] for name in levels}
     used = ["config.json"] + [part for level in kept.values() for part in level.used]
+    used += [source._entries[name]["made_from"] for name in used if "made_from" in source._entries.get(name, {})]
     names = list(dict.fromkeys(used))
-    kept_keys = ("name", "size", "sha256", "filter", "compression")
-    entries = [{key: value for key, value in source._entries[name].items() if key in kept_keys} for name in names]
+    kept_keys = ("name", "size", "sha256", "filter", "compression", "made_from", "recipe")
+    entries = [{key: value for key, value in source._entry(name).items() if key in kept_keys} for name in names]
     if recompress:
         import zstandard
 
@@ -160,8 +187,8 @@ def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = F
         for entry in entries:
             entry.pop("filter", None)
             entry.pop("compression", None)
-        blobs = {entry["name"]: _compress(compressor, source.part(entry["name"]), entry, small_raw=True)
-                 for entry in entries}
+        blobs = {entry["name"]: b"" if "made_from" in entry else
+                 _compress(compressor, source.part(entry["name"]), entry, small_raw=True) for entry in entries}
     else:
         blobs = {name: source.stored(name) for name in names}
     default = source.default if source.default in kept else levels[0]
@@ -275,8 +302,10 @@ class Bundle:
         return self._data[start:start + entry["stored"]]
 
     def part(self, name: str) -> bytes:
-        """A part, decompressed and checked against its sha256."""
+        """A part, decompressed and checked against its sha256, or made from the part it is made from."""
         entry = self._entry(name)
+        if "made_from" in entry:
+            return self._made(name, entry)
         data = bytes(self.stored(name)) if entry.get("compression") == "none" else self._decompress(name, entry)
         if entry.get("filter") == SHUFFLE:
             data = unshuffle(data)
@@ -285,6 +314,16 @@ class Bundle:
         if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise VoiceError(f"voice bundle {self.origin}: part {name} fails its sha256 check")
         return data
+
+    def _made(self, name: str, entry: dict[str, Any]) -> bytes:
+        recipe, source = RECIPES.get(entry.get("recipe", "")), entry["made_from"]
+        if recipe is None or "made_from" in self._entry(source):
+            raise VoiceError(f"voice bundle {self.origin}: part {name} is made from {source} by "
+                             f"{entry.get('recipe')!r}, which this edgesay cannot make: upgrade edgesay")
+        try:
+            return recipe(self.part(source))
+        except Exception as exc:  # protobuf's DecodeError, onnx's own: not a graph the recipe can rewrite
+            raise VoiceError(f"voice bundle {self.origin}: part {name} cannot be made from {source}: {exc}") from exc
 
     def _decompress(self, name: str, entry: dict[str, Any]) -> bytes:
         """Decompressed, after checking that the frame says the size the manifest says, so a

@@ -5,8 +5,9 @@ writer produces must bump its number here.
 """
 
 # Voice bundles (.edgesay), voice/bundle.py. Format 2 added stored-as-is parts and the
-# "shuffle4" filter; format 1 is format 2 without them and is still read.
-BUNDLE = 2
+# "shuffle4" filter; format 1 is format 2 without them and is still read. Format 3 adds parts
+# made from another part when read (no bytes stored); formats 1 and 2 have none and are still read.
+BUNDLE = 3
 BUNDLE_OLDEST = 1
 # The Mel gain compensation inside a bundle part, dsp/compensation.py (its to_dict/from_dict).
 # 2 adds the floor of its levels (format 1, still read, used HiFi-GAN's 1e-5).
@@ -26,9 +27,9 @@ SPLIT = 4
 # 9: the latent graph for one sentence per run, layer norms fused (prepare/latent.py).
 # 10: the compensation fitted in closed loop (dsp/compensation.py, REFINEMENTS).
 # 11: each quantized level's loudness against FP32 in the meta ("level_gains").
-# 12: the balanced-fp16 level (its tail's float convolutions in FP16, prepare/half.py).
-# 13: balanced-fp16's conv_post in FP32.
-PREPARED = 13
+# 12: the balanced-fp16 level (its tail's float convolutions in FP16, voice/half.py).
+# 13: balanced-fp16's conv_post in FP32. 14: balanced-fp16's latent graph, its convolutions in FP16.
+PREPARED = 14
 # The embedded voice the binary carries, build/build.py: bump when it is packed differently.
 EMBEDDED = 2
 # Optimized graphs in onnxruntime's format, loading/graph_cache.py: bump when they would differ

@@ -1,4 +1,8 @@
-"""The float convolutions of a decoder tail in FP16 (the `balanced-fp16` level's tail).
+"""A graph's float convolutions in FP16 (the `balanced-fp16` level's decoder tail and latent graph).
+
+A bundle does not store these graphs: they are made from the FP32 part when loaded (voice/bundle.py,
+RECIPES), a rewrite of a fraction of a second and once per machine (loading/graph_cache.py), so that
+the binary's embedded voice does not carry a second copy of the latent graph's 7 M weights.
 
 On an ARM CPU with FP16 arithmetic (Pi 5, Orin) onnxruntime runs an FP16 convolution in NHWC
 form at 0.53x the instructions of the FP32 one (one 64-channel (1, 7) convolution, counted under
@@ -22,6 +26,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 CONVS = {("", "Conv"), ("com.microsoft", "FusedConv")}
+RECIPE = "fp16-convolutions"  # how a bundle names this rewrite
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, object]:
