@@ -18,8 +18,8 @@ exponent bytes, which then sit together: the default voice's FP32 latent graph c
 to 23.5 MB instead of 25.6. It is kept only where it makes the part smaller.
 
 Format 3 adds parts made from another part when they are read ("made_from" and a "recipe" of
-RECIPES, nothing stored): the FP16 forms of FP32 graphs, which onnxruntime's optimized copy in
-the graph cache then spares a second time. Their sha256 names what preparation made (the level's
+RECIPES, nothing stored): the FP16 forms of FP32 graphs, made once per machine, since the graph
+cache keeps onnxruntime's optimized copy. Their sha256 names what preparation made (the level's
 digest, the graph cache's key); the bytes are not checked against it when made again, because
 another onnx version may serialize the same graph in another order (the part they are made from
 is checked).
