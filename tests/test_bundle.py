@@ -254,13 +254,13 @@ def _conv_graph() -> bytes:
 def test_a_made_part_is_made_from_its_source_and_stores_nothing(tmp_path: Path) -> None:
     """The FP16 graphs (voice/half.py): made when read, also in the binary's recompressed subset,
     which keeps the part they are made from though no kept level uses it."""
-    from edgesay.voice.bundle import subset
-    from edgesay.voice.half import RECIPE, half_convolutions
+    from edgesay.voice.bundle import FP16_CONVOLUTIONS, subset
+    from edgesay.voice.half import half_convolutions
 
     graph = _conv_graph()
     level = LevelParts("h.onnx", "b.onnx", "h.onnx")
     spec = BundleSpec(CONFIG, META, {"a.onnx": graph, "b.onnx": b"graph b"}, {"fast": level}, "fast", {},
-                      made={"h.onnx": ("a.onnx", RECIPE)})
+                      made={"h.onnx": ("a.onnx", FP16_CONVOLUTIONS)})
     path, small = tmp_path / f"v{SUFFIX}", tmp_path / f"small{SUFFIX}"
     pack(spec, path)
     subset(Bundle.read(path), ["fast"], small, recompress=True)

@@ -21,8 +21,8 @@ from ..runtime.streaming import SID, Y_MASK, Z_P, Z
 from ..runtime.windows import decoder_sizes, flow_sizes
 from ..system import paths
 from ..system.threads import default_threads
-from ..voice import formats, half, levels
-from ..voice.bundle import BundleSpec, LevelParts, compensation_part
+from ..voice import formats, levels
+from ..voice.bundle import FP16_CONVOLUTIONS, BundleSpec, LevelParts, compensation_part
 from ..voice.config import VoiceConfig
 from ..voice.graphs import SplitVoice
 from ..voice.levels import (
@@ -104,9 +104,9 @@ def fp16_parts() -> dict[str, tuple[str, str]]:
     made = {}
     for level in levels.LEVELS:
         if level.latent == FP16:
-            made[graph_part("latent", FP16)] = (graph_part("latent", FP32), half.RECIPE)
+            made[graph_part("latent", FP16)] = (graph_part("latent", FP32), FP16_CONVOLUTIONS)
         if level.tail == MIXED16:
-            made[graph_part(DECODER_TAIL, MIXED16)] = (graph_part(DECODER_TAIL, MIXED), half.RECIPE)
+            made[graph_part(DECODER_TAIL, MIXED16)] = (graph_part(DECODER_TAIL, MIXED), FP16_CONVOLUTIONS)
     return made
 
 

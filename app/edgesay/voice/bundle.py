@@ -91,7 +91,8 @@ def _half(graph: bytes) -> bytes:
     return half_convolutions(graph)
 
 
-RECIPES: dict[str, Callable[[bytes], bytes]] = {"fp16-convolutions": _half}  # voice/half.py's RECIPE
+FP16_CONVOLUTIONS = "fp16-convolutions"  # voice/half.py's rewrite, as a bundle names it
+RECIPES: dict[str, Callable[[bytes], bytes]] = {FP16_CONVOLUTIONS: _half}
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def subset(source: "Bundle", levels: list[str], path: Path, recompress: bool = F
         raise VoiceError(f"voice bundle {source.origin} has no level(s) {unknown or levels}")
     kept = {name: source.levels[name] for name in levels}
     used = ["config.json"] + [part for level in kept.values() for part in level.used]
-    used += [source._entries[name]["made_from"] for name in used if "made_from" in source._entries.get(name, {})]
+    used += [made for name in used if (made := source._entry(name).get("made_from"))]  # what they are made from
     names = list(dict.fromkeys(used))
     kept_keys = ("name", "size", "sha256", "filter", "compression", "made_from", "recipe")
     entries = [{key: value for key, value in source._entry(name).items() if key in kept_keys} for name in names]

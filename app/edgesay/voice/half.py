@@ -26,7 +26,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 CONVS = {("", "Conv"), ("com.microsoft", "FusedConv")}
-RECIPE = "fp16-convolutions"  # how a bundle names this rewrite
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, object]:
