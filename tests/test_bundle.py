@@ -122,6 +122,18 @@ def test_broken_manifest(tmp_path: Path) -> None:
         Bundle.read(path)
 
 
+def test_a_manifest_that_is_not_utf8_is_named_in_one_short_line(tmp_path: Path) -> None:
+    """Its decoding error would quote the whole manifest (kilobytes on one line)."""
+    path = tmp_path / f"v{SUFFIX}"
+    pack(_spec(), path)
+    data = bytearray(path.read_bytes())
+    data[data.index(b'"parts"')] = 0xB5
+    path.write_bytes(bytes(data))
+    with pytest.raises(VoiceError, match=r"broken manifest: not UTF-8 at byte \d+$") as caught:
+        Bundle.read(path)
+    assert len(str(caught.value)) < 200 + len(str(path))
+
+
 def test_unknown_level(tmp_path: Path) -> None:
     path = tmp_path / f"v{SUFFIX}"
     pack(_spec(), path)

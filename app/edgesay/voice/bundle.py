@@ -265,7 +265,9 @@ class Bundle:
         except VoiceError:
             raise
         except (KeyError, TypeError, ValueError, struct.error) as exc:
-            raise VoiceError(f"voice bundle {origin} has a broken manifest: {exc!r}") from exc
+            # A decoding error's repr quotes the whole manifest: name the byte instead, one short line.
+            detail = f"not UTF-8 at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else repr(exc)[:200]
+            raise VoiceError(f"voice bundle {origin} has a broken manifest: {detail}") from exc
         if huge:
             raise VoiceError(f"voice bundle {origin}: part {huge[0]} claims more than {MAX_PART_BYTES >> 20} MB; "
                              "refused (no voice needs that much)")
